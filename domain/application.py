@@ -1,0 +1,220 @@
+"""The application: what a bank submits, what the workflow is started with, the messages
+that drive it, and the view every reader gets (API.md "Applications")."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from domain.credit_code import credit_code_problem
+from domain.credit_profile import CreditProfile
+from domain.money import ZERO, Money, Rate
+from domain.products import Product
+from domain.stages import Stage
+
+# Business dates are Asia/Shanghai; China keeps no daylight saving, so a fixed offset is exact
+# and needs no tz database inside the workflow sandbox.
+SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+
+def business_date(instant: datetime) -> date:
+    return instant.astimezone(SHANGHAI).date()
+
+
+def start_of_business_day(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=SHANGHAI)
+
+
+class CollectionAccount(BaseModel):
+    account_no: str = Field(min_length=6, max_length=34, pattern=r"^[0-9A-Za-z]+$")
+    account_name: str = Field(min_length=1, max_length=200)
+
+
+class ApplicationRequest(BaseModel):
+    """`POST /v1/applications` body; the shape checks are refusal 1 of API.md."""
+
+    contract_no: str = Field(min_length=1, max_length=64)
+    supplier_credit_code: str
+    product_code: str = Field(min_length=1, max_length=32)
+    requested_amount: Money
+    collection_account: CollectionAccount
+
+    @field_validator("requested_amount")
+    @classmethod
+    def _positive(cls, value: Money) -> Money:
+        if value <= 0:
+            raise ValueError("requested_amount must be greater than 0")
+        return value
+
+    @field_validator("supplier_credit_code")
+    @classmethod
+    def _credit_code(cls, value: str) -> str:
+        problem = credit_code_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+
+class Deadlines(BaseModel):
+    """How long each waiting stage may take before a person is asked to look, and before the
+    process gives up. Review attention comes from the product's `review_sla_days`."""
+
+    review_expiry_days: int = 30
+    lock_attention_days: int = 5
+    lock_expiry_days: int = 20
+    disbursement_attention_minutes: int = 30
+
+
+class FinancingInput(BaseModel):
+    """The workflow's start input."""
+
+    application_id: str
+    bank_code: str
+    request: ApplicationRequest
+    product: Product | None  # None: the bank has no such product (refused after the contract checks)
+    submitted_at: datetime
+    deadlines: Deadlines = Field(default_factory=Deadlines)
+
+
+# ---- messages that drive a financing ---------------------------------------------------
+
+
+class Decision(BaseModel):
+    decision: Literal["approve", "reject"]
+    approved_amount: Money | None = None
+    annual_rate: Rate | None = None
+    term_days: int | None = None
+    reason: str | None = Field(default=None, max_length=500)
+
+    @model_validator(mode="after")
+    def _complete(self) -> Decision:
+        if self.decision == "approve":
+            missing = [
+                f for f in ("approved_amount", "annual_rate", "term_days") if getattr(self, f) is None
+            ]
+            if missing:
+                raise ValueError(f"an approval needs {', '.join(missing)}")
+        return self
+
+
+class Withdrawal(BaseModel):
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class OfflineLockAnswer(BaseModel):
+    decision: Literal["confirmed", "refused"]
+    note: str | None = Field(default=None, max_length=1000)
+    recorded_by: str | None = None
+
+
+class AccountChangeEvent(BaseModel):
+    """The procurement system's signed callback: the purchaser's answer to the payee change."""
+
+    event_id: str = Field(min_length=1, max_length=128)
+    contract_no: str = Field(min_length=1, max_length=64)
+    decision: Literal["confirmed", "refused"]
+    decided_at: datetime
+
+
+class TreasuryPayment(BaseModel):
+    payment_id: str = Field(min_length=1, max_length=128)
+    contract_no: str = Field(min_length=1, max_length=64)
+    payee_account_no: str = Field(min_length=1, max_length=34)
+    amount: Money
+    paid_on: date
+
+    @field_validator("amount")
+    @classmethod
+    def _positive(cls, value: Money) -> Money:
+        if value <= 0:
+            raise ValueError("amount must be greater than 0")
+        return value
+
+
+class SupplierRepayment(BaseModel):
+    repayment_id: str = Field(min_length=1, max_length=128)
+    amount: Money
+    paid_on: date
+
+    @field_validator("amount")
+    @classmethod
+    def _positive(cls, value: Money) -> Money:
+        if value <= 0:
+            raise ValueError("amount must be greater than 0")
+        return value
+
+
+class RepaymentReceipt(BaseModel):
+    status: Literal["accepted", "duplicate"]
+
+
+class WriteOff(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class DeadlineExtension(BaseModel):
+    """Ops: push the current stage's deadlines out by `days` (attention and expiry alike)."""
+
+    days: int = Field(ge=1, le=90)
+    note: str | None = Field(default=None, max_length=1000)
+    recorded_by: str | None = None
+
+
+class OpsCancellation(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)
+    recorded_by: str | None = None
+
+
+class ResendToBank(BaseModel):
+    note: str | None = Field(default=None, max_length=1000)
+    recorded_by: str | None = None
+
+
+# ---- the view ---------------------------------------------------------------------------
+
+
+class TimelineEntry(BaseModel):
+    stage: Stage
+    at: datetime
+    note: str | None = None
+
+
+class ApplicationView(BaseModel):
+    """GET /v1/applications/{id}: the fields of API.md, plus a few additions (marked)."""
+
+    application_id: str
+    contract_no: str
+    bank_code: str
+    product_code: str
+    supplier_credit_code: str
+    district: str | None = None
+    stage: Stage
+    requested_amount: Money
+    approved_amount: Money | None = None
+    annual_rate: Rate | None = None
+    term_days: int | None = None
+    disbursed_on: date | None = None
+    maturity_date: date | None = None
+    outstanding_principal: Money = ZERO
+    interest_paid: Money = ZERO
+    penalty_paid: Money = ZERO
+    principal_repaid: Money = ZERO
+    surplus_released: Money = ZERO
+    needs_attention: bool = False
+    attention_reasons: list[str] = Field(default_factory=list)
+    timeline: list[TimelineEntry] = Field(default_factory=list)
+    credit_profile: CreditProfile | None = None
+    # additions to API.md (optional, extend-only)
+    supplier_name: str | None = None
+    eligible_maximum: Money | None = None
+    interest_due: Money = ZERO
+    penalty_due: Money = ZERO
+    recovered_amount: Money = ZERO
+    stage_since: datetime | None = None
+    stage_deadline: datetime | None = None
+    waiting_for: str | None = None
+    final_reason: str | None = None
+    submitted_at: datetime | None = None
+    version: int = 0

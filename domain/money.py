@@ -1,0 +1,79 @@
+"""Money: `Decimal` exact to the fen, never a float.
+
+`Money` is the pydantic type used in every model that carries an amount. It accepts
+decimal strings, ints and Decimals; it refuses floats (binary fractions are not money),
+NaN/Infinity, and more than two decimal places. It serialises as a string with exactly
+two places ("700000.00"), which is what API.md promises and what keeps the Temporal
+payloads exact.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+
+FEN = Decimal("0.01")
+ZERO = Decimal("0.00")
+
+
+def to_decimal(value: Any) -> Decimal:
+    """Parse a money-like value strictly: str, int or Decimal; never float or bool."""
+    if isinstance(value, bool) or isinstance(value, float):
+        raise ValueError("money must be a decimal string, not a float")
+    if isinstance(value, int):
+        value = Decimal(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        try:
+            value = Decimal(text)
+        except InvalidOperation as exc:
+            raise ValueError(f"not a decimal amount: {value!r}") from exc
+    elif not isinstance(value, Decimal):
+        raise ValueError(f"money must be a decimal string, got {type(value).__name__}")
+    if not value.is_finite():
+        raise ValueError("money must be a finite amount")
+    return value
+
+
+def _parse_money(value: Any) -> Decimal:
+    amount = to_decimal(value)
+    exponent = amount.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -2 and amount != amount.quantize(FEN):
+        raise ValueError("money has at most two decimal places (fen)")
+    return amount.quantize(FEN)
+
+
+def money_str(amount: Decimal) -> str:
+    return str(amount.quantize(FEN))
+
+
+Money = Annotated[
+    Decimal,
+    BeforeValidator(_parse_money),
+    PlainSerializer(money_str, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": r"^-?\d+\.\d{2}$", "examples": ["700000.00"]}),
+]
+"""An amount in yuan, exactly two places; may be zero or negative only where a model allows."""
+
+
+def _parse_rate(value: Any) -> Decimal:
+    return to_decimal(value)
+
+
+Rate = Annotated[
+    Decimal,
+    BeforeValidator(_parse_rate),
+    PlainSerializer(lambda d: str(d), return_type=str),
+    WithJsonSchema({"type": "string", "pattern": r"^\d+(\.\d+)?$", "examples": ["0.0385"]}),
+]
+"""A rate or ratio as a decimal string ("0.0385" = 3.85 % a year)."""
+
+
+def round_half_up(amount: Decimal) -> Decimal:
+    return amount.quantize(FEN, rounding=ROUND_HALF_UP)
+
+
+def round_down(amount: Decimal) -> Decimal:
+    return amount.quantize(FEN, rounding=ROUND_DOWN)
