@@ -1,0 +1,68 @@
+"""Every setting the platform reads, from the environment (prefix `ZCD_`, plus the plain
+`DATABASE_URL`). Defaults are the embedded local stack of `make run`; docker-compose.yml sets
+the same names for a real deployment (a test checks the two agree)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ZCD_", extra="ignore")
+
+    # Temporal
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    task_queue: str = "financing"
+    temporal_tls: bool = False
+    temporal_tls_cert: Path | None = None
+    temporal_tls_key: Path | None = None
+    temporal_ui_port: int = 8233
+
+    # PostgreSQL: unset means the embedded server of the local stack
+    database_url: str | None = Field(default=None, validation_alias=AliasChoices("DATABASE_URL", "ZCD_DATABASE_URL"))
+    database_port: int = 5433  # the embedded server's port
+
+    # the platform API
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    api_url: str = "http://127.0.0.1:8000"  # where the simulators send their signed callbacks
+
+    # the external systems (simulated locally)
+    procurement_url: str = "http://127.0.0.1:8101"
+    bank_url: str = "http://127.0.0.1:8102"
+    treasury_url: str = "http://127.0.0.1:8103"
+    simulators_host: str = "127.0.0.1"
+    procurement_port: int = 8101
+    bank_port: int = 8102
+    treasury_port: int = 8103
+    http_timeout_seconds: float = 10.0
+
+    # shared secrets of the signed callbacks (the local stack generates them into .zcd/)
+    treasury_secret: str = "dev-treasury-secret"
+    procurement_secret: str = "dev-procurement-secret"
+    signature_tolerance_seconds: int = 300
+
+    # payload encryption: "kid:base64key,kid2:base64key"; the first is used to encrypt
+    codec_keys: str = ""
+    codec_cors_origin: str = "http://127.0.0.1:8233"
+
+    # deadlines (days) of the waiting stages; review attention comes from the product
+    review_sla_days: int | None = None  # overrides the product's, e.g. in tests
+    review_expiry_days: int = 30
+    lock_attention_days: int = 5
+    lock_expiry_days: int = 20
+
+    # local stack
+    data_dir: Path = Path(".zcd")
+    log_format: str = "auto"  # json | console | auto (console on a terminal)
+    log_level: str = "INFO"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
