@@ -169,3 +169,16 @@ class RecordApplication(BaseModel):
 
     view: ApplicationView
     event: str
+
+
+RECORD_OFFLINE_ANSWER = "procurement.record_offline_answer"
+
+
+class OfflineAnswerRecord(BaseModel):
+    """Ops recorded the purchaser's offline answer: the procurement system is told, so its
+    payee account matches what the purchaser agreed (and the treasury pays the right account)."""
+
+    application_id: str
+    contract_no: str
+    decision: Literal["confirmed", "refused"]
+    note: str | None = None
