@@ -43,6 +43,18 @@ def idempotency_key(application_id: str, step: str, *parts: str) -> str:
     return ":".join(["zcd", application_id, step, *parts])
 
 
+class Step(BaseModel):
+    """Base of the inputs of steps that change what readers see.
+
+    `view_after` is the application view as it will be once the step succeeded; the activity
+    writes it to the read model right after its side effect (a versioned upsert, so a retry
+    or an older view never overwrites a newer one). This keeps the read model current without
+    an extra Temporal step per change. It is never sent to the external systems.
+    """
+
+    view_after: ApplicationView | None = None
+
+
 class DossierRequest(BaseModel):
     application_id: str
     contract_no: str
@@ -53,7 +65,7 @@ class Dossier(BaseModel):
     credit_profile: CreditProfile
 
 
-class Registration(BaseModel):
+class Registration(Step):
     application_id: str
     bank_code: str
     contract_no: str
@@ -61,13 +73,13 @@ class Registration(BaseModel):
     amount: Money
 
 
-class Release(BaseModel):
+class Release(Step):
     application_id: str
     contract_no: str
     reason: str
 
 
-class PayeeChange(BaseModel):
+class PayeeChange(Step):
     application_id: str
     contract_no: str
     account_no: str
@@ -80,26 +92,26 @@ class PayeeChangeAck(BaseModel):
     previous_account_no: str
 
 
-class PayeeRestore(BaseModel):
+class PayeeRestore(Step):
     application_id: str
     contract_no: str
     reason: str
 
 
-class TreasuryLock(BaseModel):
+class TreasuryLock(Step):
     application_id: str
     contract_no: str
     account_no: str
     bank_code: str
 
 
-class TreasuryUnlock(BaseModel):
+class TreasuryUnlock(Step):
     application_id: str
     contract_no: str
     reason: str
 
 
-class ReviewSubmission(BaseModel):
+class ReviewSubmission(Step):
     application_id: str
     bank_code: str
     contract_no: str
@@ -112,13 +124,13 @@ class ReviewSubmission(BaseModel):
     resend: int = 0  # ops may send an application to the bank again; each send has its own key
 
 
-class ReviewCancellation(BaseModel):
+class ReviewCancellation(Step):
     application_id: str
     bank_code: str
     reason: str
 
 
-class DisbursementOrder(BaseModel):
+class DisbursementOrder(Step):
     application_id: str
     bank_code: str
     contract_no: str
@@ -134,7 +146,7 @@ class DisbursementReceipt(BaseModel):
     executed_at: datetime
 
 
-class RepaymentOrder(BaseModel):
+class RepaymentOrder(Step):
     """Tell the bank how an amount received is split (it captures penalty + interest +
     principal and releases the surplus to the supplier) and book it in the ledger."""
 
@@ -147,7 +159,7 @@ class RepaymentOrder(BaseModel):
     allocation: Allocation
 
 
-class OverdueNotice(BaseModel):
+class OverdueNotice(Step):
     application_id: str
     bank_code: str
     contract_no: str
@@ -155,7 +167,7 @@ class OverdueNotice(BaseModel):
     overdue_since: date
 
 
-class WriteOffBooking(BaseModel):
+class WriteOffBooking(Step):
     application_id: str
     bank_code: str
     principal: Money
@@ -174,7 +186,7 @@ class RecordApplication(BaseModel):
 RECORD_OFFLINE_ANSWER = "procurement.record_offline_answer"
 
 
-class OfflineAnswerRecord(BaseModel):
+class OfflineAnswerRecord(Step):
     """Ops recorded the purchaser's offline answer: the procurement system is told, so its
     payee account matches what the purchaser agreed (and the treasury pays the right account)."""
 
