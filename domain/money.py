@@ -39,10 +39,13 @@ def to_decimal(value: Any) -> Decimal:
 
 def _parse_money(value: Any) -> Decimal:
     amount = to_decimal(value)
-    exponent = amount.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -2 and amount != amount.quantize(FEN):
+    try:
+        in_fen = amount.quantize(FEN)
+    except InvalidOperation as exc:  # more digits than Decimal's precision holds
+        raise ValueError("amount too large") from exc
+    if in_fen != amount:
         raise ValueError("money has at most two decimal places (fen)")
-    return amount.quantize(FEN)
+    return in_fen
 
 
 def money_str(amount: Decimal) -> str:
