@@ -62,14 +62,22 @@ Money = Annotated[
 
 
 def _parse_rate(value: Any) -> Decimal:
-    return to_decimal(value)
+    rate = to_decimal(value)
+    if rate < 0:
+        raise ValueError("a rate is never negative")
+    return rate.copy_abs() if rate.is_zero() else rate  # no "-0"
+
+
+def rate_str(rate: Decimal) -> str:
+    """Plain notation, as the schema's pattern says: str() would give "1E+1" or "1E-7"."""
+    return format(rate, "f")
 
 
 Rate = Annotated[
     Decimal,
     BeforeValidator(_parse_rate),
-    PlainSerializer(lambda d: str(d), return_type=str),
-    WithJsonSchema({"type": "string", "pattern": r"^\d+(\.\d+)?$", "examples": ["0.0385"]}),
+    PlainSerializer(rate_str, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$", "examples": ["0.0385"]}),
 ]
 """A rate or ratio as a decimal string ("0.0385" = 3.85 % a year)."""
 
