@@ -9,6 +9,7 @@ payloads exact.
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Annotated, Any
 
@@ -16,6 +17,9 @@ from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
 FEN = Decimal("0.01")
 ZERO = Decimal("0.00")
+
+_DECIMAL_TEXT = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
+"""A decimal string: ASCII digits, an optional sign and fraction; no exponent, no separators."""
 
 
 def to_decimal(value: Any) -> Decimal:
@@ -26,6 +30,9 @@ def to_decimal(value: Any) -> Decimal:
         value = Decimal(value)
     elif isinstance(value, str):
         text = value.strip()
+        # Decimal() alone also reads "1_000", "1e3", "NaN" and non-ASCII digits ("１２３").
+        if not _DECIMAL_TEXT.fullmatch(text):
+            raise ValueError(f"not a decimal amount: {value!r}")
         try:
             value = Decimal(text)
         except InvalidOperation as exc:
@@ -56,7 +63,7 @@ Money = Annotated[
     Decimal,
     BeforeValidator(_parse_money),
     PlainSerializer(money_str, return_type=str),
-    WithJsonSchema({"type": "string", "pattern": r"^-?\d+\.\d{2}$", "examples": ["700000.00"]}),
+    WithJsonSchema({"type": "string", "pattern": r"^-?[0-9]+\.[0-9]{2}$", "examples": ["700000.00"]}),
 ]
 """An amount in yuan, exactly two places; may be zero or negative only where a model allows."""
 
