@@ -52,11 +52,12 @@ def _parse_money(value: Any) -> Decimal:
         raise ValueError("amount too large") from exc
     if in_fen != amount:
         raise ValueError("money has at most two decimal places (fen)")
-    return in_fen
+    return ZERO if in_fen.is_zero() else in_fen  # no "-0.00"
 
 
 def money_str(amount: Decimal) -> str:
-    return str(amount.quantize(FEN))
+    in_fen = amount.quantize(FEN)
+    return str(ZERO if in_fen.is_zero() else in_fen)
 
 
 Money = Annotated[
