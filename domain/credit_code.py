@@ -54,5 +54,7 @@ def make_credit_code(head8: str, org_body8: str) -> str:
     """
     if len(head8) != 8 or len(org_body8) != 8:
         raise ValueError("head8 and org_body8 must have 8 characters each")
+    if any(ch not in _VALUE for ch in head8 + org_body8):
+        raise ValueError("a unified social credit code uses only 0-9 and A-Y without I, O, S, V, Z")
     first17 = head8 + org_body8 + org_code_check_char(org_body8)
     return first17 + credit_code_check_char(first17)
