@@ -112,15 +112,14 @@ def accrue(terms: LoanTerms, balance: LoanBalance, paid_on: date, *, penalty_mod
 
 
 def is_penalty_due(terms: LoanTerms, paid_on: date, *, overdue: bool) -> bool:
-    """Penalty interest applies once the loan is overdue, or when the accrual reaches past
-    the grace period (the principal was evidently not repaid by maturity + grace)."""
+    """Penalty interest applies once the loan is overdue, or when the repayment is made after
+    the last grace day (the principal was evidently not repaid by maturity + grace): from
+    `overdue_from` on, even if the caller has not moved the loan to `overdue` yet."""
     end = max(paid_on, terms.disbursed_on + timedelta(days=1))
-    return overdue or end > terms.overdue_from
+    return overdue or end > terms.last_grace_day
 
 
-def allocate(
-    terms: LoanTerms, balance: LoanBalance, amount: Decimal, paid_on: date, *, overdue: bool
-) -> Allocation:
+def allocate(terms: LoanTerms, balance: LoanBalance, amount: Decimal, paid_on: date, *, overdue: bool) -> Allocation:
     """Split `amount` received on `paid_on`: penalty → interest → principal → surplus."""
     if amount <= 0:
         raise ValueError("a repayment must be a positive amount")
