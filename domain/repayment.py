@@ -8,7 +8,10 @@ The rules are API.md's:
 - each accrual is rounded half-up to the fen;
 - from `maturity_date` on, a loan that was not repaid by maturity + grace accrues penalty
   interest at annual_rate × penalty_multiplier instead of the contract rate; one repaid in
-  time simply keeps accruing at annual_rate;
+  time simply keeps accruing at annual_rate. Days from maturity accrued at annual_rate by a
+  partial repayment inside the grace period are kept (`grace_principal_days`) and, should
+  the loan not be repaid in time after all, charged the difference to the penalty rate at
+  the next accrual in penalty mode;
 - every amount received goes to penalty, then interest, then principal; what is left once
   the principal is repaid is surplus, released to the supplier.
 """
@@ -56,6 +59,10 @@ class LoanBalance(BaseModel):
     penalty_paid: Money = ZERO
     principal_repaid: Money = ZERO
     surplus_released: Money = ZERO
+    grace_principal_days: Money = ZERO
+    """Σ outstanding principal × days (yuan·days, not an amount) from `maturity_date` on that
+    were accrued at `annual_rate` while the loan could still be repaid within grace; charged
+    the difference to the penalty rate once penalty interest applies, then back to zero."""
 
     @property
     def total_due(self) -> Decimal:
@@ -70,6 +77,9 @@ class Accrual(BaseModel):
     interest: Money
     penalty: Money
     accrued_until: date
+    grace_principal_days: Money = ZERO
+    """The change to `LoanBalance.grace_principal_days` (yuan·days): positive when days from
+    maturity were accrued at the contract rate, minus the balance's when they were converted."""
 
 
 class Allocation(BaseModel):
@@ -91,24 +101,32 @@ def accrue(terms: LoanTerms, balance: LoanBalance, paid_on: date, *, penalty_mod
     """Interest (and penalty interest) accrued on the outstanding principal up to `paid_on`.
 
     `penalty_mode` is whether days from maturity on are charged at the penalty rate; callers
-    pass `is_penalty_due(...)`. A date before the last accrual accrues nothing.
+    pass `is_penalty_due(...)`. A date before the last accrual accrues no new days; in penalty
+    mode it still converts the balance's `grace_principal_days` to the penalty rate.
     """
     end = max(paid_on, terms.disbursed_on + timedelta(days=1))
     start = balance.accrued_until
-    if end <= start or balance.outstanding_principal == ZERO:
-        return Accrual(interest=ZERO, penalty=ZERO, accrued_until=max(start, end))
     principal = balance.outstanding_principal
+    if principal == ZERO:
+        # Repaid: nothing accrues. Days kept from a grace-period repayment stay unconverted:
+        # a loan repaid in full within grace owes no penalty, and one repaid after grace
+        # converted them in the accrual of that repayment (penalty mode).
+        return Accrual(interest=ZERO, penalty=ZERO, accrued_until=max(start, end))
     days_before_maturity = max(0, (min(end, terms.maturity_date) - start).days)
     days_from_maturity = max(0, (end - max(start, terms.maturity_date)).days)
     if penalty_mode:
         interest = round_half_up(principal * terms.annual_rate * days_before_maturity / DAYS_IN_YEAR)
         penalty_rate = terms.annual_rate * terms.penalty_multiplier
-        penalty = round_half_up(principal * penalty_rate * days_from_maturity / DAYS_IN_YEAR)
+        # Days from maturity charged at annual_rate in grace now cost the penalty rate too.
+        catch_up = max(ZERO, balance.grace_principal_days * (penalty_rate - terms.annual_rate))
+        penalty = round_half_up((principal * penalty_rate * days_from_maturity + catch_up) / DAYS_IN_YEAR)
+        grace_change = -balance.grace_principal_days
     else:
         days = days_before_maturity + days_from_maturity
         interest = round_half_up(principal * terms.annual_rate * days / DAYS_IN_YEAR)
         penalty = ZERO
-    return Accrual(interest=interest, penalty=penalty, accrued_until=end)
+        grace_change = principal * days_from_maturity
+    return Accrual(interest=interest, penalty=penalty, accrued_until=max(start, end), grace_principal_days=grace_change)
 
 
 def is_penalty_due(terms: LoanTerms, paid_on: date, *, overdue: bool) -> bool:
@@ -149,6 +167,7 @@ def apply_allocation(balance: LoanBalance, allocation: Allocation) -> LoanBalanc
             "interest_paid": balance.interest_paid + allocation.interest,
             "principal_repaid": balance.principal_repaid + allocation.principal,
             "surplus_released": balance.surplus_released + allocation.surplus,
+            "grace_principal_days": balance.grace_principal_days + accrual.grace_principal_days,
         }
     )
 
@@ -160,6 +179,7 @@ def accrue_into(balance: LoanBalance, accrual: Accrual) -> LoanBalance:
             "accrued_until": accrual.accrued_until,
             "interest_due": balance.interest_due + accrual.interest,
             "penalty_due": balance.penalty_due + accrual.penalty,
+            "grace_principal_days": balance.grace_principal_days + accrual.grace_principal_days,
         }
     )
 
