@@ -1,0 +1,348 @@
+"""The applications read model: what lists, ops queries and the bureau's statistics read.
+
+Temporal holds each application's process state; the workflow writes its view here at every
+change (`upsert_view`). Writes are versioned — only a higher `view.version` overwrites — so
+a retried or late write never takes a row back in time and a repeated one changes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, NamedTuple
+
+import asyncpg
+from pydantic import BaseModel
+
+from domain.application import ApplicationView
+from domain.stages import ACTIVE_STAGES, PAYMENT_ACCEPTING_STAGES, Stage
+from store.cursors import clamp_limit, decode_cursor, encode_cursor
+
+_ACTIVE = sorted(stage.value for stage in ACTIVE_STAGES)
+_PAYMENT_ACCEPTING = sorted(stage.value for stage in PAYMENT_ACCEPTING_STAGES)
+
+
+class PayableLoan(NamedTuple):
+    """The loan a treasury payment for a contract would repay."""
+
+    application_id: str
+    stage: Stage
+    locked_account_no: str | None  # None: not known to the read model
+
+
+class StuckApplication(BaseModel):
+    """An active application that needs a person (GET /v1/ops/stuck)."""
+
+    application_id: str
+    contract_no: str
+    bank_code: str
+    district: str | None
+    stage: Stage
+    since: datetime
+    deadline: datetime | None
+    needs_attention: bool
+    reasons: list[str]
+
+
+def _stage_since(view: ApplicationView, fallback: datetime) -> datetime:
+    if view.stage_since is not None:
+        return view.stage_since
+    for entry in reversed(view.timeline):
+        if entry.stage == view.stage:
+            return entry.at
+    return fallback
+
+
+class ApplicationRepository:
+    """Reads and versioned writes of the applications read model."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def upsert_view(self, view: ApplicationView, event: str, collection_account_no: str | None = None) -> None:
+        """Record `view` unless the stored one has the same or a higher version.
+
+        `event` names what changed (kept as `last_event`). `collection_account_no` is the
+        supplier's collection account from the workflow input — the account that becomes
+        the contract's locked payee account; once given it is kept by later writes that
+        leave it out.
+        """
+        submitted_at = view.submitted_at or (view.timeline[0].at if view.timeline else datetime.now(UTC))
+        await self._pool.execute(
+            """
+            INSERT INTO applications (
+                application_id, bank_code, contract_no, supplier_credit_code, district, stage, product_code,
+                requested_amount, approved_amount, disbursed_on, outstanding_principal, principal_repaid,
+                interest_paid, penalty_paid, surplus_released, needs_attention, attention_reasons,
+                stage_since, stage_deadline, submitted_at, updated_at, version, last_event,
+                collection_account_no, view)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+                    $18, $19, $20, clock_timestamp(), $21, $22, $23, $24)
+            ON CONFLICT (application_id) DO UPDATE SET
+                bank_code = EXCLUDED.bank_code,
+                contract_no = EXCLUDED.contract_no,
+                supplier_credit_code = EXCLUDED.supplier_credit_code,
+                district = EXCLUDED.district,
+                stage = EXCLUDED.stage,
+                product_code = EXCLUDED.product_code,
+                requested_amount = EXCLUDED.requested_amount,
+                approved_amount = EXCLUDED.approved_amount,
+                disbursed_on = EXCLUDED.disbursed_on,
+                outstanding_principal = EXCLUDED.outstanding_principal,
+                principal_repaid = EXCLUDED.principal_repaid,
+                interest_paid = EXCLUDED.interest_paid,
+                penalty_paid = EXCLUDED.penalty_paid,
+                surplus_released = EXCLUDED.surplus_released,
+                needs_attention = EXCLUDED.needs_attention,
+                attention_reasons = EXCLUDED.attention_reasons,
+                stage_since = EXCLUDED.stage_since,
+                stage_deadline = EXCLUDED.stage_deadline,
+                submitted_at = EXCLUDED.submitted_at,
+                updated_at = EXCLUDED.updated_at,
+                version = EXCLUDED.version,
+                last_event = EXCLUDED.last_event,
+                collection_account_no = coalesce(EXCLUDED.collection_account_no, applications.collection_account_no),
+                view = EXCLUDED.view
+            WHERE applications.version < EXCLUDED.version
+            """,
+            view.application_id,
+            view.bank_code,
+            view.contract_no,
+            view.supplier_credit_code,
+            view.district,
+            view.stage.value,
+            view.product_code,
+            view.requested_amount,
+            view.approved_amount,
+            view.disbursed_on,
+            view.outstanding_principal,
+            view.principal_repaid,
+            view.interest_paid,
+            view.penalty_paid,
+            view.surplus_released,
+            view.needs_attention,
+            view.attention_reasons,
+            _stage_since(view, submitted_at),
+            view.stage_deadline,
+            submitted_at,
+            view.version,
+            event,
+            collection_account_no,
+            view.model_dump(mode="json"),
+        )
+
+    async def get(self, application_id: str) -> ApplicationView | None:
+        view = await self._pool.fetchval("SELECT view FROM applications WHERE application_id = $1", application_id)
+        return ApplicationView.model_validate(view) if view is not None else None
+
+    async def version_of(self, application_id: str) -> int | None:
+        """The stored view's version (None when there is none): lets a writer skip work."""
+        version: int | None = await self._pool.fetchval(
+            "SELECT version FROM applications WHERE application_id = $1", application_id
+        )
+        return version
+
+    async def find_payable(self, contract_no: str) -> PayableLoan | None:
+        """The loan on `contract_no` that takes treasury payments (repaying, overdue or
+        written off — a written-off loan books recoveries), with its locked account."""
+        row = await self._pool.fetchrow(
+            """
+            SELECT application_id, stage, collection_account_no FROM applications
+             WHERE contract_no = $1 AND stage = ANY($2::text[])
+             ORDER BY submitted_at DESC, application_id DESC
+             LIMIT 1
+            """,
+            contract_no,
+            _PAYMENT_ACCEPTING,
+        )
+        if row is None:
+            return None
+        return PayableLoan(row["application_id"], Stage(row["stage"]), row["collection_account_no"])
+
+    async def find_awaiting_lock(self, contract_no: str) -> str | None:
+        """The application on `contract_no` waiting for the purchaser's account-change answer."""
+        application_id: str | None = await self._pool.fetchval(
+            """
+            SELECT application_id FROM applications
+             WHERE contract_no = $1 AND stage = 'account_lock'
+             ORDER BY submitted_at DESC, application_id DESC
+             LIMIT 1
+            """,
+            contract_no,
+        )
+        return application_id
+
+    async def has_active(self, contract_no: str) -> bool:
+        """Whether an application on `contract_no` is in an active stage. (A written-off
+        financing also blocks a new one; the registry, which it keeps, says so.)"""
+        found: bool = await self._pool.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM applications WHERE contract_no = $1 AND stage = ANY($2::text[]))",
+            contract_no,
+            _ACTIVE,
+        )
+        return found
+
+    async def stuck(self, now: datetime) -> list[StuckApplication]:
+        """Active applications that need attention or are past their stage's deadline,
+        longest waiting first."""
+        rows = await self._pool.fetch(
+            """
+            SELECT application_id, contract_no, bank_code, district, stage, stage_since, submitted_at,
+                   stage_deadline, needs_attention, attention_reasons
+              FROM applications
+             WHERE stage = ANY($1::text[]) AND (needs_attention OR stage_deadline < $2)
+             ORDER BY coalesce(stage_since, submitted_at), application_id
+            """,
+            _ACTIVE,
+            now,
+        )
+        stuck: list[StuckApplication] = []
+        for row in rows:
+            reasons = list(row["attention_reasons"])
+            deadline: datetime | None = row["stage_deadline"]
+            if deadline is not None and deadline < now:
+                overdue_by = now - deadline
+                reasons.append(
+                    f"stage {row['stage']} passed its deadline {deadline.isoformat()} "
+                    f"({overdue_by.days} days {overdue_by.seconds // 3600} hours ago)"
+                )
+            stuck.append(
+                StuckApplication(
+                    application_id=row["application_id"],
+                    contract_no=row["contract_no"],
+                    bank_code=row["bank_code"],
+                    district=row["district"],
+                    stage=Stage(row["stage"]),
+                    since=row["stage_since"] or row["submitted_at"],
+                    deadline=deadline,
+                    needs_attention=row["needs_attention"],
+                    reasons=reasons,
+                )
+            )
+        return stuck
+
+    async def stats(self) -> dict[str, Any]:
+        """GET /v1/stats, with Decimal money:
+
+        - credit_granted: amounts approved (授信), whatever happened afterwards;
+        - financing_disbursed: amounts disbursed;
+        - outstanding: principal still owed on loans on the book (a written-off loan's
+          principal has left the book, as in the ledger);
+        - smes_served: distinct suppliers with a disbursed loan;
+        - applications: a count for every stage (zero included);
+        - by_bank: every seeded bank, in seeded order; by_district: every seeded district,
+          then any other district seen on an application. `loans` counts disbursed loans.
+        """
+        async with self._pool.acquire() as connection, connection.transaction(isolation="repeatable_read"):
+            # One snapshot for all four queries, so the totals agree with the breakdowns.
+            totals = await connection.fetchrow(
+                f"""
+                SELECT {_SUMS},
+                       count(DISTINCT supplier_credit_code) FILTER (WHERE disbursed_on IS NOT NULL) AS smes_served
+                  FROM applications
+                """
+            )
+            counts = await connection.fetch("SELECT stage, count(*) AS n FROM applications GROUP BY stage")
+            by_bank = await connection.fetch(
+                f"""
+                SELECT b.bank_code, b.name AS bank_name, {_SUMS}
+                  FROM banks b LEFT JOIN applications a ON a.bank_code = b.bank_code
+                 GROUP BY b.bank_code, b.name, b.sort_order
+                 ORDER BY b.sort_order, b.bank_code
+                """
+            )
+            by_district = await connection.fetch(
+                f"""
+                WITH names AS (
+                    SELECT name, sort_order FROM districts
+                    UNION
+                    SELECT DISTINCT district, 1000000 FROM applications
+                     WHERE district IS NOT NULL AND district NOT IN (SELECT name FROM districts)
+                )
+                SELECT n.name AS district, {_SUMS}
+                  FROM names n LEFT JOIN applications a ON a.district = n.name
+                 GROUP BY n.name, n.sort_order
+                 ORDER BY n.sort_order, n.name
+                """
+            )
+        assert totals is not None  # an aggregate always yields a row
+        stage_counts = {stage.value: 0 for stage in Stage}
+        stage_counts.update({row["stage"]: row["n"] for row in counts})
+        return {
+            "credit_granted": totals["credit_granted"],
+            "financing_disbursed": totals["financing_disbursed"],
+            "outstanding": totals["outstanding"],
+            "smes_served": totals["smes_served"],
+            "applications": stage_counts,
+            "by_bank": [_breakdown(row, "bank_code", "bank_name") for row in by_bank],
+            "by_district": [_breakdown(row, "district") for row in by_district],
+        }
+
+    async def list(
+        self,
+        bank_code: str | None = None,
+        stage: Stage | str | None = None,
+        contract_no: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> tuple[list[ApplicationView], str | None]:
+        """A page of applications, newest first (submitted_at, then id, descending).
+
+        `bank_code` None lists every bank's (ops); a bank's caller passes its own code and
+        never sees another's. Returns (items, next_cursor); next_cursor is None on the last
+        page. An unrecognisable cursor raises `store.cursors.InvalidCursor`.
+        """
+        limit = clamp_limit(limit)
+        conditions: list[str] = []
+        args: list[Any] = []
+
+        def condition(sql: str, value: Any) -> None:
+            args.append(value)
+            conditions.append(sql.replace("?", f"${len(args)}"))
+
+        if bank_code is not None:
+            condition("bank_code = ?", bank_code)
+        if stage is not None:
+            condition("stage = ?", Stage(stage).value)
+        if contract_no is not None:
+            condition("contract_no = ?", contract_no)
+        if cursor is not None:
+            after_at, after_id = decode_cursor(cursor)
+            args.extend([after_at, after_id])
+            conditions.append(f"(submitted_at, application_id) < (${len(args) - 1}, ${len(args)})")
+        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+        args.append(limit + 1)  # one more than asked tells whether there is a next page
+        rows = await self._pool.fetch(
+            f"""
+            SELECT view, submitted_at, application_id FROM applications {where}
+             ORDER BY submitted_at DESC, application_id DESC
+             LIMIT ${len(args)}
+            """,
+            *args,
+        )
+        items = [ApplicationView.model_validate(row["view"]) for row in rows[:limit]]
+        next_cursor = None
+        if len(rows) > limit:
+            last = rows[limit - 1]
+            next_cursor = encode_cursor(last["submitted_at"], last["application_id"])
+        return items, next_cursor
+
+
+_ZERO_MONEY = "0::numeric(18, 2)"
+# Sums over `applications a` (aliased or not) for the statistics.
+_SUMS = f"""
+    coalesce(sum(approved_amount), {_ZERO_MONEY}) AS credit_granted,
+    coalesce(sum(disbursed_amount), {_ZERO_MONEY}) AS financing_disbursed,
+    coalesce(sum(outstanding_principal) FILTER (WHERE disbursed_on IS NOT NULL AND stage <> 'written_off'),
+             {_ZERO_MONEY}) AS outstanding,
+    count(disbursed_on) AS loans
+"""
+
+
+def _breakdown(row: asyncpg.Record, *keys: str) -> dict[str, Any]:
+    money: dict[str, Decimal] = {
+        "credit_granted": row["credit_granted"],
+        "financing_disbursed": row["financing_disbursed"],
+        "outstanding": row["outstanding"],
+    }
+    return {**{key: row[key] for key in keys}, **money, "loans": row["loans"]}
