@@ -1,0 +1,146 @@
+"""The read model: versioned writes, bank-scoped lists, and the queries ops and payments use."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import asyncpg
+import pytest
+
+from domain.stages import Stage
+from store.applications import ApplicationRepository
+from store.cursors import InvalidCursor
+from tests.store.factories import T0, disbursed, make_view
+
+
+async def test_a_view_comes_back_exactly(db_pool: asyncpg.Pool) -> None:
+    applications = ApplicationRepository(db_pool)
+    view = disbursed(make_view(), "700000.00", "123456.78")
+    await applications.upsert_view(view, "disbursed")
+    assert await applications.get(view.application_id) == view
+    assert await applications.get("no-such-application") is None
+    row = await db_pool.fetchrow(
+        "SELECT outstanding_principal, disbursed_amount, last_event FROM applications WHERE application_id = $1",
+        view.application_id,
+    )
+    assert row is not None
+    assert row["outstanding_principal"] == Decimal("123456.78") and row["disbursed_amount"] == Decimal("700000.00")
+    assert row["last_event"] == "disbursed"
+
+
+async def test_only_a_higher_version_overwrites(db_pool: asyncpg.Pool) -> None:
+    applications = ApplicationRepository(db_pool)
+    v1 = make_view(version=1)
+    v2 = v1.model_copy(update={"stage": Stage.ACCOUNT_LOCK, "version": 2})
+    await applications.upsert_view(v2, "approved")
+    await applications.upsert_view(v1, "submitted")  # late
+    assert await applications.get(v1.application_id) == v2
+    await applications.upsert_view(v2.model_copy(update={"stage": Stage.FAILED}), "again")  # same version
+    assert await applications.get(v1.application_id) == v2
+    assert await applications.version_of(v1.application_id) == 2
+    v3 = v2.model_copy(update={"stage": Stage.WITHDRAWN, "version": 3})
+    await applications.upsert_view(v3, "withdrawn")
+    assert await applications.get(v1.application_id) == v3
+
+
+async def test_lists_are_newest_first_scoped_and_paged(db_pool: asyncpg.Pool) -> None:
+    applications = ApplicationRepository(db_pool)
+    start = T0 + timedelta(days=30)
+    contract = "WX-LIST-1"
+    views = [
+        make_view(
+            f"list-{i:02d}",
+            bank_code="ICBC" if i % 3 else "CMB",
+            contract_no=contract if i < 4 else f"WX-LIST-{i}",
+            stage=Stage.REJECTED if i < 3 else Stage.BANK_REVIEW,
+            submitted_at=start + timedelta(minutes=i // 2),  # pairs share an instant: the id breaks the tie
+        )
+        for i in range(10)
+    ]
+    for view in views:
+        await applications.upsert_view(view, "submitted")
+    newest_first = sorted(views, key=lambda v: (v.submitted_at, v.application_id), reverse=True)
+    icbc_newest_first = [v.application_id for v in newest_first if v.bank_code == "ICBC"]
+
+    seen: list[str] = []
+    cursor: str | None = None
+    while True:
+        page, cursor = await applications.list(bank_code="ICBC", limit=2, cursor=cursor)
+        assert all(v.bank_code == "ICBC" for v in page)
+        seen += [v.application_id for v in page if v.application_id.startswith("list-")]
+        if cursor is None:
+            break
+    assert seen == icbc_newest_first
+
+    by_contract, _ = await applications.list(bank_code="ICBC", contract_no=contract)
+    assert [v.application_id for v in by_contract] == ["list-02", "list-01"]
+    rejected, _ = await applications.list(stage="rejected", contract_no=contract)  # ops: every bank
+    assert [v.application_id for v in rejected] == ["list-02", "list-01", "list-00"]
+    assert (await applications.list(bank_code="CMB", contract_no=contract))[0][0].application_id == "list-03"
+
+    with pytest.raises(InvalidCursor):
+        await applications.list(cursor="not-a-cursor")
+    with pytest.raises(ValueError):
+        await applications.list(stage="no_such_stage")
+
+
+async def test_payments_find_the_loan_and_its_locked_account(db_pool: asyncpg.Pool) -> None:
+    applications = ApplicationRepository(db_pool)
+    view = make_view(contract_no="WX-PAY-1")
+    await applications.upsert_view(view, "submitted", collection_account_no="6222020000000001")
+    assert await applications.find_payable("WX-PAY-1") is None  # not lent yet
+    assert await applications.has_active("WX-PAY-1")
+
+    lent = disbursed(view, "500000.00", "500000.00")
+    await applications.upsert_view(lent, "disbursed")  # the account, given once, is kept
+    payable = await applications.find_payable("WX-PAY-1")
+    assert payable == (view.application_id, Stage.REPAYING, "6222020000000001")
+
+    written_off = lent.model_copy(update={"stage": Stage.WRITTEN_OFF, "version": lent.version + 1})
+    await applications.upsert_view(written_off, "written_off")
+    payable = await applications.find_payable("WX-PAY-1")
+    assert payable is not None and payable.stage is Stage.WRITTEN_OFF  # recoveries are still taken
+    assert not await applications.has_active("WX-PAY-1")
+
+    settled = written_off.model_copy(update={"stage": Stage.SETTLED, "version": written_off.version + 1})
+    await applications.upsert_view(settled, "settled")
+    assert await applications.find_payable("WX-PAY-1") is None
+    assert await applications.find_payable("WX-NO-SUCH") is None
+
+
+async def test_account_change_answers_find_the_waiting_application(db_pool: asyncpg.Pool) -> None:
+    applications = ApplicationRepository(db_pool)
+    view = make_view(contract_no="WX-LOCK-1", stage=Stage.ACCOUNT_LOCK)
+    await applications.upsert_view(view, "lock_requested")
+    assert await applications.find_awaiting_lock("WX-LOCK-1") == view.application_id
+    assert await applications.find_awaiting_lock("WX-LOCK-2") is None
+
+
+async def test_stuck_lists_active_applications_needing_a_person(db_pool: asyncpg.Pool) -> None:
+    applications = ApplicationRepository(db_pool)
+    now = T0 + timedelta(days=400)
+    flagged = make_view(
+        "stuck-flagged",
+        stage=Stage.REPAYING,
+        bank_code="BOC",
+        district="江阴市",
+        needs_attention=True,
+        attention_reasons=["a payment for this contract went to another account"],
+    )
+    late = make_view(
+        "stuck-late", stage=Stage.ACCOUNT_LOCK, stage_deadline=now - timedelta(days=2, hours=3), submitted_at=T0
+    )
+    on_time = make_view("stuck-on-time", stage=Stage.BANK_REVIEW, stage_deadline=now + timedelta(days=1))
+    finished = make_view("stuck-finished", stage=Stage.FAILED, needs_attention=True, attention_reasons=["x"])
+    for view in (flagged, late, on_time, finished):
+        await applications.upsert_view(view, "e")
+
+    stuck = {s.application_id: s for s in await applications.stuck(now) if s.application_id.startswith("stuck-")}
+    assert set(stuck) == {"stuck-flagged", "stuck-late"}
+    assert stuck["stuck-flagged"].reasons == ["a payment for this contract went to another account"]
+    assert stuck["stuck-flagged"].bank_code == "BOC" and stuck["stuck-flagged"].district == "江阴市"
+    assert stuck["stuck-late"].stage is Stage.ACCOUNT_LOCK and stuck["stuck-late"].since == T0
+    assert (
+        "passed its deadline" in stuck["stuck-late"].reasons[0] and "2 days 3 hours" in stuck["stuck-late"].reasons[0]
+    )
