@@ -49,7 +49,7 @@ class ServiceClient:
     system = "external system"
 
     def __init__(
-        self, base_url: str, *, http: httpx.AsyncClient | None = None, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
+        self, base_url: str, http: httpx.AsyncClient | None = None, *, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._timeout = httpx.Timeout(timeout_seconds)

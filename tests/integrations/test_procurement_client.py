@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from decimal import Decimal
 
+import httpx
 import pytest
 
 from domain.contracts import Contract, ContractStatus
@@ -191,3 +192,13 @@ async def test_an_outage_is_unavailable(simulators: RunningSimulators, procureme
     async with simulators.faults("procurement", outage=True):
         with pytest.raises(ExternalUnavailable):
             await procurement.fetch_dossier(contract.contract_no)
+
+
+async def test_a_shared_http_client_is_lent_not_closed(simulators: RunningSimulators) -> None:
+    contract = await simulators.new_contract()
+    async with httpx.AsyncClient() as shared:
+        async with ProcurementClient(simulators.procurement_url, shared) as first:
+            assert (await first.get_contract(contract.contract_no)) == contract
+        assert not shared.is_closed
+        second = ProcurementClient.from_settings(simulators.settings, http=shared)
+        assert (await second.get_contract(contract.contract_no)) == contract
