@@ -1,0 +1,1 @@
+"""Activity definitions: thin, one side effect each, idempotent by business keys."""

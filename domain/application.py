@@ -91,9 +91,7 @@ class Decision(BaseModel):
     @model_validator(mode="after")
     def _complete(self) -> Decision:
         if self.decision == "approve":
-            missing = [
-                f for f in ("approved_amount", "annual_rate", "term_days") if getattr(self, f) is None
-            ]
+            missing = [f for f in ("approved_amount", "annual_rate", "term_days") if getattr(self, f) is None]
             if missing:
                 raise ValueError(f"an approval needs {', '.join(missing)}")
         return self

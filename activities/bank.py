@@ -1,0 +1,72 @@
+"""Activities against the banks' systems: credit review, payout, repayment capture, notices.
+
+Money moves here, so each call's idempotency key is derived from the application and the
+business id of the money (never a run or attempt id): a retried payout after a lost answer
+returns the first disbursement instead of paying twice. The ledger posting shares the key.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Protocol
+
+from integrations.bank import BankClient
+from temporalio import activity
+
+from activities.records import ViewRecorder, outbound, record_view_after
+from activities.refusals import refusals_are_final
+from domain import steps
+from domain.repayment import Allocation
+
+
+class MoneyLedger(Protocol):
+    async def post_disbursement(self, application_id: str, bank_code: str, amount: Decimal, key: str) -> None: ...
+
+    async def post_repayment(
+        self, application_id: str, bank_code: str, source: str, source_id: str, allocation: Allocation, key: str
+    ) -> None: ...
+
+
+class BankActivities:
+    def __init__(self, client: BankClient, ledger: MoneyLedger, views: ViewRecorder) -> None:
+        self._client = client
+        self._ledger = ledger
+        self._views = views
+
+    @activity.defn(name=steps.SUBMIT_FOR_REVIEW)
+    async def submit_for_review(self, submission: steps.ReviewSubmission) -> None:
+        key = steps.idempotency_key(submission.application_id, "review", str(submission.resend))
+        with refusals_are_final():
+            await self._client.submit_for_review(outbound(submission), key)
+        await record_view_after(self._views, submission, "submitted_for_review")
+
+    @activity.defn(name=steps.CANCEL_REVIEW)
+    async def cancel_review(self, cancellation: steps.ReviewCancellation) -> None:
+        key = steps.idempotency_key(cancellation.application_id, "review-cancel")
+        await self._client.cancel_review(outbound(cancellation), key)
+        await record_view_after(self._views, cancellation, "review_cancelled")
+
+    @activity.defn(name=steps.DISBURSE)
+    async def disburse(self, order: steps.DisbursementOrder) -> steps.DisbursementReceipt:
+        key = steps.idempotency_key(order.application_id, "disburse")
+        with refusals_are_final():
+            receipt = await self._client.disburse(outbound(order), key)
+        await self._ledger.post_disbursement(order.application_id, order.bank_code, order.amount, key)
+        await record_view_after(self._views, order, "disbursed")
+        return receipt
+
+    @activity.defn(name=steps.APPLY_REPAYMENT)
+    async def apply_repayment(self, order: steps.RepaymentOrder) -> None:
+        key = steps.idempotency_key(order.application_id, "repayment", order.source, order.source_id)
+        with refusals_are_final():
+            await self._client.apply_repayment(outbound(order), key)
+        await self._ledger.post_repayment(
+            order.application_id, order.bank_code, order.source, order.source_id, order.allocation, key
+        )
+        await record_view_after(self._views, order, f"repayment_{order.source}")
+
+    @activity.defn(name=steps.SEND_OVERDUE_NOTICE)
+    async def send_overdue_notice(self, notice: steps.OverdueNotice) -> None:
+        key = steps.idempotency_key(notice.application_id, "overdue-notice")
+        await self._client.send_overdue_notice(outbound(notice), key)
+        await record_view_after(self._views, notice, "overdue")

