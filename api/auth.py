@@ -1,0 +1,89 @@
+"""Who is calling (API.md "Principals and authentication").
+
+- banks and operations: `Authorization: Bearer <key>` (store.principals); no or an unknown
+  key → 401 unauthenticated; a valid key of the wrong kind → 403 forbidden;
+- the treasury and procurement systems: `Zcd-Signature` HMAC over the raw body; a missing,
+  stale or wrong signature → 401 bad_signature, checked before the body is even parsed.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Literal
+
+from fastapi import Depends, Request
+
+from api.problems import Problem
+from api.state import AppState, app_state
+from domain.errors import ErrorCode
+from domain.signing import SIGNATURE_HEADER, verify_signature
+from store.principals import Principal, authenticate
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+async def principal(request: Request, state: Annotated[AppState, Depends(app_state)]) -> Principal:
+    found = await authenticate(state.repos.pool, _bearer(request))
+    if found is None:
+        raise Problem(ErrorCode.UNAUTHENTICATED, "a valid bearer key is required")
+    request.state.principal = found
+    return found
+
+
+async def bank_principal(who: Annotated[Principal, Depends(principal)]) -> Principal:
+    if who.kind != "bank" or who.bank_code is None:
+        raise Problem(ErrorCode.FORBIDDEN, "this endpoint is for banks")
+    return who
+
+
+async def ops_principal(who: Annotated[Principal, Depends(principal)]) -> Principal:
+    if not who.is_ops:
+        raise Problem(ErrorCode.FORBIDDEN, "this endpoint is for operations staff")
+    return who
+
+
+async def bank_or_ops(who: Annotated[Principal, Depends(principal)]) -> Principal:
+    return who
+
+
+SignedBy = Literal["treasury", "procurement"]
+
+
+async def _signed_body(request: Request, state: AppState, system: SignedBy) -> bytes:
+    body = await request.body()
+    secret = state.settings.treasury_secret if system == "treasury" else state.settings.procurement_secret
+    secrets = [s for s in secret.split(",") if s]
+    ok = verify_signature(
+        request.headers.get(SIGNATURE_HEADER),
+        body,
+        secrets,
+        time.time(),
+        state.settings.signature_tolerance_seconds,
+    )
+    if not ok:
+        raise Problem(ErrorCode.BAD_SIGNATURE, f"the request is not signed by the {system} system")
+    return body
+
+
+async def treasury_body(request: Request, state: Annotated[AppState, Depends(app_state)]) -> bytes:
+    return await _signed_body(request, state, "treasury")
+
+
+async def procurement_body(request: Request, state: Annotated[AppState, Depends(app_state)]) -> bytes:
+    return await _signed_body(request, state, "procurement")
+
+
+BankPrincipal = Annotated[Principal, Depends(bank_principal)]
+OpsPrincipal = Annotated[Principal, Depends(ops_principal)]
+AnyPrincipal = Annotated[Principal, Depends(bank_or_ops)]
+TreasuryBody = Annotated[bytes, Depends(treasury_body)]
+ProcurementBody = Annotated[bytes, Depends(procurement_body)]
+State = Annotated[AppState, Depends(app_state)]

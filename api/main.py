@@ -1,0 +1,87 @@
+"""The platform's HTTP API (API.md): `create_app` builds it, `serve` runs it with uvicorn."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import asyncpg
+import structlog
+import uvicorn
+from fastapi import FastAPI, Request, Response
+from temporalio.client import Client
+
+from api import problems
+from api.routes import banks, health, ops, procurement, stats, treasury
+from api.routes.health import LATENCY, REQUESTS
+from api.state import AppState
+from domain.settings import Settings
+from store.db import create_pool
+from store.migrate import migrate
+from store.repositories import Repositories
+from worker.client import connect
+
+log = structlog.get_logger("api")
+
+
+def configure_logging(settings: Settings) -> None:
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.JSONRenderer(ensure_ascii=False),
+        ],
+    )
+
+
+def create_app(
+    settings: Settings, *, pool: asyncpg.Pool | None = None, temporal_client: Client | None = None
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own_pool = pool is None
+        the_pool = pool
+        if the_pool is None:
+            if not settings.database_url:
+                raise RuntimeError("DATABASE_URL is not set")
+            the_pool = await create_pool(settings.database_url)
+            await migrate(the_pool)
+        client = temporal_client or await connect(settings)
+        app.state.zcd = AppState(settings=settings, repos=Repositories.over(the_pool), temporal=client)
+        log.info("api_started", temporal=settings.temporal_address, task_queue=settings.task_queue)
+        try:
+            yield
+        finally:
+            if own_pool:
+                await the_pool.close()
+
+    app = FastAPI(
+        title="政采贷 platform API",
+        version="1.0.0",
+        description="Government-procurement contract financing (API.md v1).",
+        lifespan=lifespan,
+    )
+    problems.install(app)
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        REQUESTS.labels(request.method, path, str(response.status_code)).inc()
+        LATENCY.labels(request.method, path).observe(time.perf_counter() - started)
+        return response
+
+    for module in (banks, treasury, procurement, ops, stats, health):
+        app.include_router(module.router)
+    return app
+
+
+async def serve(settings: Settings) -> None:
+    configure_logging(settings)
+    app = create_app(settings)
+    config = uvicorn.Config(app, host=settings.api_host, port=settings.api_port, log_config=None, access_log=False)
+    await uvicorn.Server(config).serve()

@@ -1,0 +1,218 @@
+"""The banks' endpoints (API.md "Applications (banks)")."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse
+
+from api import temporal_ops
+from api.audit import record
+from api.auth import AnyPrincipal, BankPrincipal, State
+from api.problems import Problem
+from api.state import AppState
+from domain import workflow_api as names
+from domain.application import (
+    ApplicationRequest,
+    ApplicationView,
+    Deadlines,
+    Decision,
+    FinancingInput,
+    RepaymentReceipt,
+    SupplierRepayment,
+    Withdrawal,
+    WriteOff,
+)
+from domain.errors import ErrorCode
+from domain.stages import Stage
+from store.cursors import InvalidCursor
+from store.idempotency import request_hash
+from store.principals import Principal
+
+router = APIRouter(tags=["applications"])
+
+_ID_NAMESPACE = uuid.UUID("0b4f9c8e-6d1a-4f57-9a8e-2c3b7d9e1f20")
+
+
+def keyed_application_id(bank_code: str, key: str, generation: int = 0) -> str:
+    name = f"{bank_code}\x1f{key}" + (f"\x1f{generation}" if generation else "")
+    return uuid.uuid5(_ID_NAMESPACE, name).hex
+
+
+def deadlines(state: AppState) -> Deadlines:
+    s = state.settings
+    return Deadlines(
+        review_expiry_days=s.review_expiry_days,
+        lock_attention_days=s.lock_attention_days,
+        lock_expiry_days=s.lock_expiry_days,
+    )
+
+
+async def visible_view(state: AppState, who: Principal, application_id: str) -> ApplicationView:
+    """The application as the caller may see it, else 404 not_found (another bank's too)."""
+    view = await temporal_ops.query_view(state.temporal, application_id)
+    if view is None:
+        view = await state.repos.applications.get(application_id)
+    if view is None or (not who.is_ops and view.bank_code != who.bank_code):
+        raise Problem(ErrorCode.NOT_FOUND, f"no application {application_id}")
+    return view
+
+
+def _dump(view: ApplicationView) -> dict[str, Any]:
+    return view.model_dump(mode="json")
+
+
+async def _start(state: AppState, bank_code: str, body: ApplicationRequest, application_id: str) -> ApplicationView:
+    product = await state.repos.banks.get_product(bank_code, body.product_code)
+    if product is not None and state.settings.review_sla_days is not None:
+        product = product.model_copy(update={"review_sla_days": state.settings.review_sla_days})
+    inp = FinancingInput(
+        application_id=application_id,
+        bank_code=bank_code,
+        request=body,
+        product=product,
+        submitted_at=datetime.now(UTC),
+        deadlines=deadlines(state),
+    )
+    return await temporal_ops.submit(state.temporal, inp, state.settings.task_queue)
+
+
+@router.post("/v1/applications", status_code=201, response_model=ApplicationView)
+async def submit_application(
+    body: ApplicationRequest,
+    request: Request,
+    who: BankPrincipal,
+    state: State,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
+) -> Any:
+    bank_code = who.bank_code
+    assert bank_code is not None
+    if idempotency_key is None:
+        application_id = uuid.uuid4().hex
+        view = await _start(state, bank_code, body, application_id)
+        await record(state, who.name, "application.submitted", application_id, contract_no=body.contract_no)
+        return JSONResponse(_dump(view), status_code=201)
+
+    digest = request_hash(await request.json())
+    keys = state.repos.idempotency
+    base_id = keyed_application_id(bank_code, idempotency_key)
+    existing = await keys.reserve(bank_code, idempotency_key, digest, application_id=base_id)
+    if existing is not None:
+        if existing.request_hash != digest:
+            raise Problem(
+                ErrorCode.IDEMPOTENCY_KEY_MISMATCH, "this Idempotency-Key was used with a different request body"
+            )
+        if existing.response_status is not None:
+            return JSONResponse(existing.response_body, status_code=existing.response_status)
+    stored = await keys.lookup(bank_code, idempotency_key)
+    application_id = (stored.application_id if stored else None) or base_id
+    try:
+        view = await _start_fresh(state, bank_code, body, idempotency_key, application_id)
+    except BaseException:
+        if existing is None:
+            await keys.release(bank_code, idempotency_key)
+        raise
+    payload = _dump(view)
+    await keys.store(bank_code, idempotency_key, 201, payload, view.application_id)
+    await record(
+        state, who.name, "application.submitted", view.application_id, contract_no=body.contract_no, idempotent=True
+    )
+    return JSONResponse(payload, status_code=201)
+
+
+async def _start_fresh(
+    state: AppState, bank_code: str, body: ApplicationRequest, key: str, application_id: str
+) -> ApplicationView:
+    """Start (or join) the workflow for a keyed request. An earlier request with this key
+    that was refused left a closed workflow under the derived id: move to the next id."""
+    candidate = application_id
+    for generation in range(1, 50):
+        try:
+            return await _start(state, bank_code, body, candidate)
+        except temporal_ops.AlreadyClosed:
+            recorded = await state.repos.applications.get(candidate)
+            if recorded is not None:
+                return recorded  # it was accepted once (its answer was lost): the same application
+            candidate = keyed_application_id(bank_code, key, generation)
+    raise Problem(ErrorCode.INTERNAL_ERROR, "could not start the application")
+
+
+@router.get("/v1/applications/{application_id}", response_model=ApplicationView)
+async def get_application(application_id: str, who: AnyPrincipal, state: State) -> Any:
+    return _dump(await visible_view(state, who, application_id))
+
+
+@router.get("/v1/applications")
+async def list_applications(
+    who: AnyPrincipal,
+    state: State,
+    stage: Stage | None = None,
+    contract_no: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: str | None = None,
+) -> Any:
+    try:
+        items, next_cursor = await state.repos.applications.list(
+            bank_code=None if who.is_ops else who.bank_code,
+            stage=stage,
+            contract_no=contract_no,
+            limit=limit,
+            cursor=cursor,
+        )
+    except InvalidCursor as error:
+        raise Problem(ErrorCode.VALIDATION_ERROR, str(error)) from error
+    return {"items": [_dump(v) for v in items], "next_cursor": next_cursor}
+
+
+async def _own(state: AppState, who: Principal, application_id: str) -> ApplicationView:
+    view = await visible_view(state, who, application_id)
+    if view.bank_code != who.bank_code:
+        raise Problem(ErrorCode.NOT_FOUND, f"no application {application_id}")
+    return view
+
+
+@router.post("/v1/applications/{application_id}/decision", response_model=ApplicationView)
+async def decide(application_id: str, body: Decision, who: BankPrincipal, state: State) -> Any:
+    await _own(state, who, application_id)
+    view = await temporal_ops.update(state.temporal, application_id, names.UPDATE_DECIDE, body, ApplicationView)
+    await record(state, who.name, f"application.{body.decision}", application_id, **body.model_dump(mode="json"))
+    return _dump(view)
+
+
+@router.post("/v1/applications/{application_id}/withdraw", response_model=ApplicationView)
+async def withdraw(application_id: str, who: BankPrincipal, state: State, body: Withdrawal | None = None) -> Any:
+    await _own(state, who, application_id)
+    view = await temporal_ops.update(
+        state.temporal, application_id, names.UPDATE_WITHDRAW, body or Withdrawal(), ApplicationView
+    )
+    await record(state, who.name, "application.withdrawn", application_id)
+    return _dump(view)
+
+
+@router.post("/v1/applications/{application_id}/repayments", response_model=RepaymentReceipt)
+async def report_repayment(application_id: str, body: SupplierRepayment, who: BankPrincipal, state: State) -> Any:
+    await _own(state, who, application_id)
+    receipt = await temporal_ops.update(
+        state.temporal, application_id, names.UPDATE_REPORT_REPAYMENT, body, RepaymentReceipt
+    )
+    await record(
+        state,
+        who.name,
+        "application.repayment_reported",
+        application_id,
+        repayment_id=body.repayment_id,
+        amount=str(body.amount),
+        status=receipt.status,
+    )
+    return receipt.model_dump(mode="json")
+
+
+@router.post("/v1/applications/{application_id}/write-off", response_model=ApplicationView)
+async def write_off(application_id: str, body: WriteOff, who: BankPrincipal, state: State) -> Any:
+    await _own(state, who, application_id)
+    view = await temporal_ops.update(state.temporal, application_id, names.UPDATE_WRITE_OFF, body, ApplicationView)
+    await record(state, who.name, "application.written_off", application_id, reason=body.reason)
+    return _dump(view)

@@ -1,0 +1,52 @@
+"""Operations endpoints (API.md "Account lock" and "Operations and oversight")."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+
+from api import temporal_ops
+from api.audit import record
+from api.auth import OpsPrincipal, State
+from api.problems import Problem
+from api.routes.banks import visible_view
+from domain import workflow_api as names
+from domain.application import ApplicationView, OfflineLockAnswer
+from domain.errors import ErrorCode
+from store.cursors import InvalidCursor
+
+router = APIRouter(tags=["operations"])
+
+
+@router.post("/v1/ops/applications/{application_id}/account-lock", response_model=ApplicationView)
+async def offline_lock_answer(application_id: str, body: OfflineLockAnswer, who: OpsPrincipal, state: State) -> Any:
+    await visible_view(state, who, application_id)
+    answer = body.model_copy(update={"recorded_by": who.name})
+    view = await temporal_ops.update(
+        state.temporal, application_id, names.UPDATE_RECORD_OFFLINE_LOCK_ANSWER, answer, ApplicationView
+    )
+    await record(state, who.name, "ops.offline_lock_answer", application_id, decision=body.decision, note=body.note)
+    return view.model_dump(mode="json")
+
+
+@router.get("/v1/ops/payments")
+async def kept_payments(
+    who: OpsPrincipal,
+    state: State,
+    status: Literal["unmatched", "misdirected"] = "unmatched",
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: str | None = None,
+) -> Any:
+    try:
+        items, next_cursor = await state.repos.payments.list_for_ops(status, limit=limit, cursor=cursor)
+    except InvalidCursor as error:
+        raise Problem(ErrorCode.VALIDATION_ERROR, str(error)) from error
+    return {"items": [p.model_dump(mode="json") for p in items], "next_cursor": next_cursor}
+
+
+@router.get("/v1/ops/stuck")
+async def stuck(who: OpsPrincipal, state: State) -> Any:
+    items = await state.repos.applications.stuck(datetime.now(UTC))
+    return {"items": [s.model_dump(mode="json") for s in items], "next_cursor": None}

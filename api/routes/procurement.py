@@ -1,0 +1,56 @@
+"""POST /v1/procurement/account-changes: the purchaser's answer to the payee change."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import structlog
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from api import temporal_ops
+from api.audit import record
+from api.auth import ProcurementBody, State
+from api.routes.treasury import parse_signed
+from domain import workflow_api as names
+from domain.application import AccountChangeEvent
+
+router = APIRouter(tags=["procurement"])
+log = structlog.get_logger("api.procurement")
+
+
+class AccountChangeAck(BaseModel):
+    status: Literal["accepted", "duplicate", "unmatched"]
+
+
+@router.post(
+    "/v1/procurement/account-changes",
+    response_model=AccountChangeAck,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": AccountChangeEvent.model_json_schema()}},
+        }
+    },
+)
+async def account_change(raw: ProcurementBody, state: State) -> Any:
+    event: AccountChangeEvent = parse_signed(AccountChangeEvent, raw)
+    application_id = await state.repos.applications.find_awaiting_lock(event.contract_no)
+    status, is_new = await state.repos.account_changes.record(event, raw, application_id)
+    if is_new and application_id is not None:
+        try:
+            if await temporal_ops.signal(state.temporal, application_id, names.SIGNAL_ACCOUNT_CHANGE, event):
+                await state.repos.account_changes.mark_delivered(event.event_id)
+        except Exception as error:
+            log.warning("account_change_signal_failed", event_id=event.event_id, error=type(error).__name__)
+    await record(
+        state,
+        "procurement",
+        "procurement.account_change",
+        application_id,
+        event_id=event.event_id,
+        contract_no=event.contract_no,
+        decision=event.decision,
+        status=status,
+    )
+    return {"status": status}
