@@ -1,0 +1,125 @@
+"""API.md's money example over the real stack: the API on a real port, the dev server, a
+worker with the real activities, and the simulators calling the API back."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+import uvicorn
+from temporalio.testing import WorkflowEnvironment
+
+from api.main import create_app
+from domain.settings import Settings
+from store.principals import ensure_credentials, generate_credentials
+from tests.fixtures.database import free_port
+from tests.fixtures.simulators import running_simulators
+from worker.main import running_worker
+
+
+@pytest.fixture
+async def stack(
+    dev_server_env: WorkflowEnvironment, database_url: str, db_pool: asyncpg.Pool
+) -> AsyncIterator[dict[str, Any]]:
+    keys = generate_credentials(["ICBC"])
+    await ensure_credentials(db_pool, keys)
+    port = free_port()
+    api_url = f"http://127.0.0.1:{port}"
+    base = Settings(
+        database_url=database_url,
+        treasury_secret=keys["treasury_secret"],
+        procurement_secret=keys["procurement_secret"],
+    )
+    async with running_simulators(platform_url=api_url, base=base) as sims:
+        settings = sims.settings.model_copy(
+            update={
+                "database_url": database_url,
+                "api_host": "127.0.0.1",
+                "api_port": port,
+                "task_queue": f"api-e2e-{uuid.uuid4().hex[:8]}",
+            }
+        )
+        app = create_app(settings, pool=db_pool, temporal_client=dev_server_env.client)
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
+        serving = asyncio.create_task(server.serve())
+        try:
+            async with running_worker(settings, dev_server_env.client, database_url):
+                for _ in range(200):
+                    if server.started:
+                        break
+                    await asyncio.sleep(0.05)
+                async with httpx.AsyncClient(base_url=api_url, timeout=30) as http:
+                    yield {"http": http, "sims": sims, "keys": keys}
+        finally:
+            server.should_exit = True
+            await serving
+
+
+async def until(http: httpx.AsyncClient, path: str, headers: dict[str, str], stage: str) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    for _ in range(300):
+        body = (await http.get(path, headers=headers)).json()
+        if body.get("stage") == stage:
+            return body
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"never reached {stage}: {body}")
+
+
+async def test_money_example_end_to_end(stack: dict[str, Any]) -> None:
+    http: httpx.AsyncClient = stack["http"]
+    sims = stack["sims"]
+    bank = {"Authorization": f"Bearer {stack['keys']['banks']['ICBC']}"}
+    contract = await sims.new_contract()
+    request = {
+        "contract_no": contract.contract_no,
+        "supplier_credit_code": contract.supplier.credit_code,
+        "product_code": "STD",
+        "requested_amount": "700000.00",
+        "collection_account": {"account_no": "6222020000000001", "account_name": "无锡某某科技有限公司"},
+    }
+    submitted = await http.post("/v1/applications", json=request, headers={**bank, "Idempotency-Key": "k-1"})
+    assert submitted.status_code == 201, submitted.text
+    view = submitted.json()
+    assert view["stage"] == "bank_review"
+    app_id = view["application_id"]
+
+    again = await http.post("/v1/applications", json=request, headers={**bank, "Idempotency-Key": "k-1"})
+    assert again.status_code == 201 and again.json()["application_id"] == app_id
+    mismatch = await http.post(
+        "/v1/applications", json={**request, "requested_amount": "1.00"}, headers={**bank, "Idempotency-Key": "k-1"}
+    )
+    assert mismatch.status_code == 422 and mismatch.json()["code"] == "idempotency_key_mismatch"
+    second = await http.post("/v1/applications", json=request, headers=bank)
+    assert second.status_code == 409 and second.json()["code"] == "contract_already_financed"
+
+    decision = {"decision": "approve", "approved_amount": "700000.00", "annual_rate": "0.0385", "term_days": 180}
+    decided = await http.post(f"/v1/applications/{app_id}/decision", json=decision, headers=bank)
+    assert decided.status_code == 200, decided.text
+    assert decided.json()["stage"] == "account_lock"
+    twice = await http.post(f"/v1/applications/{app_id}/decision", json=decision, headers=bank)
+    assert twice.status_code == 409 and twice.json()["code"] == "invalid_state"
+
+    change = await sims.hook(
+        "procurement", "POST", f"/sim/contracts/{contract.contract_no}/account-change", {"decision": "confirmed"}
+    )
+    assert change.status_code < 300, change.text
+    await until(http, f"/v1/applications/{app_id}", bank, "repaying")
+
+    paid = await sims.hook(
+        "treasury", "POST", "/sim/pay", {"contract_no": contract.contract_no, "amount": "1000000.00"}
+    )
+    assert paid.status_code < 300, paid.text
+    assert paid.json()["platform_status"] == "accepted"
+    settled = await until(http, f"/v1/applications/{app_id}", bank, "settled")
+    assert settled["interest_paid"] == "74.86"
+    assert settled["principal_repaid"] == "700000.00"
+    assert settled["surplus_released"] == "299925.14"
+    assert settled["outstanding_principal"] == "0.00"
+
+    ended = await http.post(f"/v1/applications/{app_id}/withdraw", json={}, headers=bank)
+    assert ended.status_code == 409 and ended.json()["code"] == "invalid_state"
