@@ -10,13 +10,13 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Literal, Protocol
 
-from integrations.bank import BankClient
 from temporalio import activity
 
 from activities.records import ViewRecorder, outbound, record_view_after
 from activities.refusals import refusals_are_final
 from domain import steps
 from domain.repayment import Allocation
+from integrations.bank import BankClient
 
 
 class MoneyLedger(Protocol):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from integrations.procurement import ProcurementClient
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -17,6 +16,7 @@ from activities.refusals import refusals_are_final
 from domain import steps
 from domain.credit_profile import build_credit_profile
 from domain.errors import ErrorCode
+from integrations.procurement import ProcurementClient
 
 
 class Registry(Protocol):
@@ -24,7 +24,7 @@ class Registry(Protocol):
 
     async def claim(self, contract_no: str, application_id: str, bank_code: str) -> str | None: ...
 
-    async def release(self, contract_no: str, application_id: str) -> None: ...
+    async def release(self, contract_no: str, application_id: str) -> object: ...
 
 
 class ProcurementActivities:
@@ -76,7 +76,7 @@ class ProcurementActivities:
             ack = await self._client.request_payee_change(
                 outbound(change), steps.idempotency_key(change.application_id, "payee-change")
             )
-        await record_view_after(self._views, change, "payee_change_requested")
+        await record_view_after(self._views, change, "payee_change_requested", change.account_no)
         return ack
 
     @activity.defn(name=steps.RECORD_OFFLINE_ANSWER)

@@ -13,7 +13,9 @@ from domain.application import ApplicationView
 
 
 class ViewRecorder(Protocol):
-    async def upsert_view(self, view: ApplicationView, event: str) -> None: ...
+    async def upsert_view(
+        self, view: ApplicationView, event: str, collection_account_no: str | None = None
+    ) -> None: ...
 
 
 class WriteOffLedger(Protocol):
@@ -50,10 +52,16 @@ class RecordActivities:
         await record_view_after(self._views, booking, "written_off")
 
 
-async def record_view_after(views: ViewRecorder, step: steps.Step, event: str) -> None:
-    """Write the view the workflow computed for after this step (see `domain.steps.Step`)."""
+async def record_view_after(
+    views: ViewRecorder, step: steps.Step, event: str, collection_account_no: str | None = None
+) -> None:
+    """Write the view the workflow computed for after this step (see `domain.steps.Step`).
+
+    `collection_account_no`: the account that becomes the contract's locked payee account,
+    passed by the steps that know it (payee change, treasury lock); the read model keeps it
+    to classify treasury payments."""
     if step.view_after is not None:
-        await views.upsert_view(step.view_after, event)
+        await views.upsert_view(step.view_after, event, collection_account_no)
 
 
 S = TypeVar("S", bound=steps.Step)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from integrations.treasury import TreasuryClient
 from temporalio import activity
 
 from activities.records import ViewRecorder, outbound, record_view_after
 from activities.refusals import refusals_are_final
 from domain import steps
+from integrations.treasury import TreasuryClient
 
 
 class TreasuryActivities:
@@ -19,7 +19,7 @@ class TreasuryActivities:
     async def lock_payee_account(self, lock: steps.TreasuryLock) -> None:
         with refusals_are_final():
             await self._client.lock_payee_account(outbound(lock), steps.idempotency_key(lock.application_id, "lock"))
-        await record_view_after(self._views, lock, "payee_account_locked")
+        await record_view_after(self._views, lock, "payee_account_locked", lock.account_no)
 
     @activity.defn(name=steps.UNLOCK_PAYEE_ACCOUNT)
     async def unlock_payee_account(self, unlock: steps.TreasuryUnlock) -> None:
