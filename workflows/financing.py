@@ -499,7 +499,7 @@ class FinancingWorkflow:
                 await self._apply_money(self._queue[0])
                 self._queue.pop(0)
                 continue
-            if self._write_off is not None and self._stage == Stage.OVERDUE:
+            if self._write_off_pending:
                 await self._book_write_off(self._write_off)
                 continue
             if self._stage == Stage.REPAYING and workflow.now() >= overdue_at:
@@ -508,7 +508,7 @@ class FinancingWorkflow:
             timeout = (overdue_at - workflow.now()) if self._stage == Stage.REPAYING else None
             try:
                 await workflow.wait_condition(
-                    lambda: bool(self._queue) or self._write_off is not None or self._dirty,
+                    lambda: bool(self._queue) or self._write_off_pending or self._dirty,
                     timeout=timeout,
                     timeout_summary="overdue check: day after maturity + grace",
                 )
@@ -774,6 +774,10 @@ class FinancingWorkflow:
         """The read model has `view`; anything changed since makes the process `_dirty`."""
         if view is not None:
             self._recorded_version = max(self._recorded_version, view.version)
+
+    @property
+    def _write_off_pending(self) -> bool:
+        return self._write_off is not None and self._stage == Stage.OVERDUE
 
     @property
     def _dirty(self) -> bool:
