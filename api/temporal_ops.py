@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
+    WorkflowFailureError,
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
 )
@@ -38,6 +39,35 @@ def refusal(error: WorkflowUpdateFailedError) -> Problem:
     return Problem(ErrorCode.INTERNAL_ERROR, "the workflow could not process the request")
 
 
+def ended_submission(final: ApplicationView) -> Problem:
+    """The refusal of a submission whose workflow ended before answering: the refusal's
+    detail (its final reason) starts with its code when an external system gave one."""
+    reason = final.final_reason or "the application was refused"
+    prefix, _, rest = reason.partition(":")
+    try:
+        code = ErrorCode(prefix.strip())
+    except ValueError:
+        return Problem(ErrorCode.UPSTREAM_UNAVAILABLE, reason)
+    if code in (ErrorCode.INTERNAL_ERROR, ErrorCode.UNAUTHENTICATED, ErrorCode.FORBIDDEN, ErrorCode.BAD_SIGNATURE):
+        return Problem(ErrorCode.UPSTREAM_UNAVAILABLE, reason)
+    return Problem(code, rest.strip() or reason)
+
+
+def failed_submission(failure: WorkflowFailureError) -> Problem:
+    """The workflow failed outright during verification: the refusal code is the type of
+    the ApplicationError somewhere in its cause chain."""
+    cause: BaseException | None = failure.cause
+    while cause is not None:
+        if isinstance(cause, ApplicationError):
+            code = code_of(cause.type)
+            if code not in (ErrorCode.INTERNAL_ERROR, ErrorCode.UNAUTHENTICATED, ErrorCode.FORBIDDEN):
+                detail = cause.message
+                prefix = f"{code.value}: "
+                return Problem(code, detail.removeprefix(prefix) or detail)
+        cause = cause.__cause__ or getattr(cause, "cause", None)
+    return Problem(ErrorCode.UPSTREAM_UNAVAILABLE, "the application could not be verified")
+
+
 async def submit(client: Client, inp: FinancingInput, task_queue: str) -> ApplicationView:
     start: WithStartWorkflowOperation[Any, ApplicationView] = WithStartWorkflowOperation(
         names.WORKFLOW_TYPE,
@@ -53,6 +83,15 @@ async def submit(client: Client, inp: FinancingInput, task_queue: str) -> Applic
             names.UPDATE_SUBMISSION_OUTCOME, start_workflow_operation=start, result_type=ApplicationView
         )
     except WorkflowUpdateFailedError as error:
+        cause = error.cause
+        if isinstance(cause, ApplicationError) and cause.type == "AcceptedUpdateCompletedWorkflow":
+            # The workflow ended (a refusal) before its answer reached us: read its end.
+            handle = client.get_workflow_handle(names.workflow_id(inp.application_id), result_type=ApplicationView)
+            try:
+                final: ApplicationView = await handle.result()
+            except WorkflowFailureError as failure:
+                raise failed_submission(failure) from failure
+            raise ended_submission(final) from error
         raise refusal(error) from error
     except WorkflowAlreadyStartedError as error:
         raise AlreadyClosed(inp.application_id) from error

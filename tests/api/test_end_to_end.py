@@ -123,3 +123,57 @@ async def test_money_example_end_to_end(stack: dict[str, Any]) -> None:
 
     ended = await http.post(f"/v1/applications/{app_id}/withdraw", json={}, headers=bank)
     assert ended.status_code == 409 and ended.json()["code"] == "invalid_state"
+
+
+async def test_refusals_visibility_and_offline_lock(stack: dict[str, Any], db_pool: asyncpg.Pool) -> None:
+    http: httpx.AsyncClient = stack["http"]
+    sims = stack["sims"]
+    keys = generate_credentials(["ABC"])
+    await ensure_credentials(db_pool, keys)
+    bank = {"Authorization": f"Bearer {stack['keys']['banks']['ICBC']}"}
+    other_bank = {"Authorization": f"Bearer {keys['banks']['ABC']}"}
+    ops = {"Authorization": f"Bearer {stack['keys']['ops']}"}
+    contract_no = f"WX-2026-LATE-{uuid.uuid4().hex[:6]}"
+    supplier = (await sims.new_contract()).supplier
+    request = {
+        "contract_no": contract_no,
+        "supplier_credit_code": supplier.credit_code,
+        "product_code": "STD",
+        "requested_amount": "700000.00",
+        "collection_account": {"account_no": "6222020000000002", "account_name": "无锡某某科技有限公司"},
+    }
+    keyed = {**bank, "Idempotency-Key": "late-contract"}
+    refused = await http.post("/v1/applications", json=request, headers=keyed)
+    assert refused.status_code == 404, refused.text
+    assert refused.json()["code"] == "contract_not_found"
+    # a refused request is not remembered: once the contract exists, the same retry succeeds
+    await sims.new_contract(contract_no=contract_no, supplier=supplier)
+    accepted = await http.post("/v1/applications", json=request, headers=keyed)
+    assert accepted.status_code == 201, accepted.text
+    app_id = accepted.json()["application_id"]
+
+    too_much = await http.post(
+        "/v1/applications", json={**request, "contract_no": (await sims.new_contract()).contract_no}, headers=bank
+    )
+    assert too_much.status_code == 422 and too_much.json()["code"] == "validation_error"
+
+    assert (await http.get(f"/v1/applications/{app_id}", headers=other_bank)).json()["code"] == "not_found"
+    assert (await http.get("/v1/applications/no-such-id", headers=bank)).json()["code"] == "not_found"
+    theirs = await http.post(f"/v1/applications/{app_id}/withdraw", json={}, headers=other_bank)
+    assert theirs.status_code == 404
+    assert (await http.get(f"/v1/applications/{app_id}", headers=ops)).status_code == 200
+    listed = (await http.get(f"/v1/applications?contract_no={contract_no}", headers=bank)).json()
+    assert [item["application_id"] for item in listed["items"]] == [app_id]
+    assert (await http.get(f"/v1/applications?contract_no={contract_no}", headers=other_bank)).json()["items"] == []
+
+    bad = {"decision": "approve", "approved_amount": "700000.00", "annual_rate": "0.0700", "term_days": 180}
+    refused_decision = await http.post(f"/v1/applications/{app_id}/decision", json=bad, headers=bank)
+    assert refused_decision.status_code == 422 and refused_decision.json()["code"] == "validation_error"
+    good = {**bad, "annual_rate": "0.0385"}
+    assert (await http.post(f"/v1/applications/{app_id}/decision", json=good, headers=bank)).status_code == 200
+
+    answer = await http.post(
+        f"/v1/ops/applications/{app_id}/account-lock", json={"decision": "refused", "note": "by phone"}, headers=ops
+    )
+    assert answer.status_code == 200, answer.text
+    await until(http, f"/v1/applications/{app_id}", bank, "failed")
