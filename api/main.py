@@ -21,19 +21,9 @@ from store.db import create_pool
 from store.migrate import migrate
 from store.repositories import Repositories
 from worker.client import connect
+from worker.logging import configure_logging
 
 log = structlog.get_logger("api")
-
-
-def configure_logging(settings: Settings) -> None:
-    structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.JSONRenderer(ensure_ascii=False),
-        ],
-    )
 
 
 def create_app(
@@ -71,8 +61,18 @@ def create_app(
         response = await call_next(request)
         route = request.scope.get("route")
         path = getattr(route, "path", "unmatched")
+        elapsed = time.perf_counter() - started
         REQUESTS.labels(request.method, path, str(response.status_code)).inc()
-        LATENCY.labels(request.method, path).observe(time.perf_counter() - started)
+        LATENCY.labels(request.method, path).observe(elapsed)
+        principal = getattr(request.state, "principal", None)
+        log.info(
+            "request",
+            method=request.method,
+            route=path,
+            status=response.status_code,
+            ms=round(elapsed * 1000, 1),
+            principal=principal.name if principal is not None else None,
+        )
         return response
 
     for module in (banks, treasury, procurement, ops, stats, health):

@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.service import RPCError, RPCStatusCode
 
 from domain.errors import HTTP_STATUS, ErrorCode
 
@@ -143,6 +144,14 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(code, detail, headers=exc.headers)
 
 
+async def _on_rpc(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RPCError)
+    if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+        log.warning("temporal_unavailable", path=request.url.path, status=exc.status.name)
+        return problem_response(ErrorCode.UPSTREAM_UNAVAILABLE, "the workflow service is unavailable; retry later")
+    return await _on_unhandled(request, exc)
+
+
 async def _on_unhandled(request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled_exception", path=request.url.path, method=request.method, error=type(exc).__name__)
     return problem_response(ErrorCode.INTERNAL_ERROR, "an unexpected error occurred; it has been logged")
@@ -152,4 +161,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _on_problem)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
+    app.add_exception_handler(RPCError, _on_rpc)
     app.add_exception_handler(Exception, _on_unhandled)
