@@ -4,6 +4,8 @@ worker with the real activities, and the simulators calling the API back."""
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -16,6 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app
 from domain.settings import Settings
+from domain.signing import SIGNATURE_HEADER, signature_header
 from store.principals import ensure_credentials, generate_credentials
 from tests.fixtures.database import free_port
 from tests.fixtures.simulators import running_simulators
@@ -177,3 +180,55 @@ async def test_refusals_visibility_and_offline_lock(stack: dict[str, Any], db_po
     )
     assert answer.status_code == 200, answer.text
     await until(http, f"/v1/applications/{app_id}", bank, "failed")
+
+
+async def test_misdirected_payment_and_supplier_repayments(stack: dict[str, Any]) -> None:
+    http: httpx.AsyncClient = stack["http"]
+    sims = stack["sims"]
+    bank = {"Authorization": f"Bearer {stack['keys']['banks']['ICBC']}"}
+    ops = {"Authorization": f"Bearer {stack['keys']['ops']}"}
+    contract = await sims.new_contract()
+    request = {
+        "contract_no": contract.contract_no,
+        "supplier_credit_code": contract.supplier.credit_code,
+        "product_code": "STD",
+        "requested_amount": "500000.00",
+        "collection_account": {"account_no": "6222020000000003", "account_name": "无锡某某科技有限公司"},
+    }
+    submitted = await http.post("/v1/applications", json=request, headers=bank)
+    assert submitted.status_code == 201, submitted.text
+    app_id = submitted.json()["application_id"]
+    decision = {"decision": "approve", "approved_amount": "500000.00", "annual_rate": "0.0400", "term_days": 90}
+    assert (await http.post(f"/v1/applications/{app_id}/decision", json=decision, headers=bank)).status_code == 200
+    path = f"/sim/contracts/{contract.contract_no}/account-change"
+    assert (await sims.hook("procurement", "POST", path, {"decision": "confirmed"})).status_code < 300
+    await until(http, f"/v1/applications/{app_id}", bank, "repaying")
+
+    early = await http.post(f"/v1/applications/{app_id}/write-off", json={"reason": "x"}, headers=bank)
+    assert early.status_code == 409 and early.json()["code"] == "invalid_state"
+
+    body = json.dumps(
+        {
+            "payment_id": f"T-MIS-{uuid.uuid4().hex[:8]}",
+            "contract_no": contract.contract_no,
+            "payee_account_no": "9999000011112222",
+            "amount": "1000.00",
+            "paid_on": "2026-11-27",
+        }
+    ).encode()
+    headers = {SIGNATURE_HEADER: signature_header(stack["keys"]["treasury_secret"], int(time.time()), body)}
+    answer = await http.post("/v1/treasury/payments", content=body, headers=headers)
+    assert answer.status_code == 202 and answer.json() == {"status": "misdirected"}
+    kept = (await http.get("/v1/ops/payments?status=misdirected", headers=ops)).json()["items"]
+    assert json.loads(body)["payment_id"] in {p["payment_id"] for p in kept}
+
+    repayment = {"repayment_id": f"R-{uuid.uuid4().hex[:8]}", "amount": "100000.00", "paid_on": "2026-11-28"}
+    first = await http.post(f"/v1/applications/{app_id}/repayments", json=repayment, headers=bank)
+    assert first.status_code == 200 and first.json() == {"status": "accepted"}, first.text
+    again = await http.post(f"/v1/applications/{app_id}/repayments", json=repayment, headers=bank)
+    assert again.status_code == 200 and again.json() == {"status": "duplicate"}
+    view = (await http.get(f"/v1/applications/{app_id}", headers=bank)).json()
+    assert view["stage"] == "repaying"
+    assert view["principal_repaid"] != "0.00"
+    stats = (await http.get("/v1/stats", headers=ops)).json()
+    assert stats["financing_disbursed"] != "0.00"
