@@ -18,6 +18,7 @@ until it is repaid (settled) or written off.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -176,7 +177,8 @@ class FinancingWorkflow:
             # Cancelled from the UI or CLI: undo what was done, end in a clear stage.
             if self._terms is not None:
                 raise  # cannot happen: _repay shields itself; a live loan is never cancelled
-            await self._end(Stage.FAILED, "cancelled through Temporal before disbursement", cancelled=True)
+            with contextlib.suppress(_Ended):
+                await self._end(Stage.FAILED, "cancelled through Temporal before disbursement")
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._view()
 
@@ -251,7 +253,7 @@ class FinancingWorkflow:
         await self._submit_for_review()
         self._verified = True
 
-    async def _submit_for_review(self) -> None:
+    async def _submit_for_review(self, resend: int = 0) -> None:
         """Hand the application to the bank's credit system; the stage becomes bank_review."""
         assert self._credit_profile is not None and self._eligible_max is not None
         inp = self._inp
@@ -278,7 +280,7 @@ class FinancingWorkflow:
                 requested_amount=inp.request.requested_amount,
                 eligible_maximum=self._eligible_max,
                 credit_profile=self._credit_profile,
-                resend=self._resends,
+                resend=resend,
             ),
             "send the application to the bank's credit review",
             after=lambda: self._enter(
@@ -305,10 +307,10 @@ class FinancingWorkflow:
             if not decided:
                 await self._end(Stage.EXPIRED, "the bank did not decide before the review deadline")
             if self._resend_requested:
-                self._resend_requested = False
-                self._resends += 1
                 self._attention.pop("deadline", None)
-                await self._submit_for_review()
+                await self._submit_for_review(resend=self._resends + 1)
+                self._resends += 1
+                self._resend_requested = False
                 continue
             break
         decision = self._decision
@@ -499,7 +501,7 @@ class FinancingWorkflow:
                 await self._apply_money(self._queue[0])
                 self._queue.pop(0)
                 continue
-            if self._write_off_pending:
+            if self._write_off is not None and self._write_off_pending:
                 await self._book_write_off(self._write_off)
                 continue
             if self._stage == Stage.REPAYING and workflow.now() >= overdue_at:
@@ -642,7 +644,6 @@ class FinancingWorkflow:
         reason: str,
         *,
         record: bool = True,
-        cancelled: bool = False,
         raise_: bool = True,
     ) -> None:
         """Reach a final stage: run every registered undo (in parallel, each retried until it
@@ -678,7 +679,6 @@ class FinancingWorkflow:
         workflow.set_current_details(f"**{stage}** — {reason}")
         if raise_:
             raise _Ended
-        del cancelled
 
     async def _end_interrupted(self) -> None:
         if self._cancellation is not None:
@@ -931,7 +931,7 @@ class FinancingWorkflow:
     async def decide(self, decision: Decision) -> ApplicationView:
         self._decision = decision
         # Approval answers once the payee change was acknowledged (stage account_lock).
-        await workflow.wait_condition(lambda: self._stage != Stage.BANK_REVIEW)
+        await workflow.wait_condition(lambda: self._moved_on_from(Stage.BANK_REVIEW))
         return self._view()
 
     @decide.validator
@@ -982,7 +982,7 @@ class FinancingWorkflow:
     async def record_offline_lock_answer(self, answer: OfflineLockAnswer) -> ApplicationView:
         self._lock_answer_offline = answer
         self._lock_answer = answer.decision
-        await workflow.wait_condition(lambda: self._stage != Stage.ACCOUNT_LOCK)
+        await workflow.wait_condition(lambda: self._moved_on_from(Stage.ACCOUNT_LOCK))
         return self._view()
 
     @record_offline_lock_answer.validator
@@ -1009,7 +1009,7 @@ class FinancingWorkflow:
     @workflow.update(name=names.UPDATE_WRITE_OFF)
     async def write_off(self, write_off: WriteOff) -> ApplicationView:
         self._write_off = write_off
-        await workflow.wait_condition(lambda: self._stage != Stage.OVERDUE)
+        await workflow.wait_condition(lambda: self._moved_on_from(Stage.OVERDUE))
         return self._view()
 
     @write_off.validator
@@ -1049,6 +1049,11 @@ class FinancingWorkflow:
         self._require_stage({Stage.BANK_REVIEW}, "send to the bank again")
         if self._decision is not None or self._resend_requested:
             raise _invalid_state("the bank has decided, or a resend is already under way")
+
+    def _moved_on_from(self, stage: Stage) -> bool:
+        """Left `stage`, and if into a final stage, finished undoing: an update answers with
+        the application as it will stay."""
+        return self._stage != stage and (not self._stage.is_final or self._closed)
 
     def _require_stage(self, allowed: set[Stage] | frozenset[Stage], action: str) -> None:
         if self._stage not in allowed or self._closed:

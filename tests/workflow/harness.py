@@ -289,7 +289,7 @@ class Harness:
             submitted_at=datetime.now(UTC),
             deadlines=deadlines or Deadlines(),
         )
-        start = WithStartWorkflowOperation(
+        start: WithStartWorkflowOperation[Any, ApplicationView] = WithStartWorkflowOperation(
             names.WORKFLOW_TYPE,
             inp,
             id=names.workflow_id(app_id),
