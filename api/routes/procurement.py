@@ -12,8 +12,10 @@ from api import temporal_ops
 from api.audit import record
 from api.auth import ProcurementBody, State
 from api.routes.treasury import parse_signed
+from api.state import AppState
 from domain import workflow_api as names
 from domain.application import AccountChangeEvent
+from domain.stages import Stage
 
 router = APIRouter(tags=["procurement"])
 log = structlog.get_logger("api.procurement")
@@ -21,6 +23,22 @@ log = structlog.get_logger("api.procurement")
 
 class AccountChangeAck(BaseModel):
     status: Literal["accepted", "duplicate", "unmatched"]
+
+
+async def awaiting_lock(state: AppState, contract_no: str) -> str | None:
+    """The application waiting for the purchaser's answer on `contract_no`. The read model
+    says so; it is written just after the workflow enters the stage, so when it does not
+    know yet, the newest application on the contract is asked directly."""
+    found = await state.repos.applications.find_awaiting_lock(contract_no)
+    if found is not None:
+        return found
+    newest, _ = await state.repos.applications.list(contract_no=contract_no, limit=1)
+    if not newest or newest[0].stage.is_final:
+        return None
+    view = await temporal_ops.query_view(state.temporal, newest[0].application_id)
+    if view is not None and view.stage == Stage.ACCOUNT_LOCK:
+        return view.application_id
+    return None
 
 
 @router.post(
@@ -35,7 +53,7 @@ class AccountChangeAck(BaseModel):
 )
 async def account_change(raw: ProcurementBody, state: State) -> Any:
     event: AccountChangeEvent = parse_signed(AccountChangeEvent, raw)
-    application_id = await state.repos.applications.find_awaiting_lock(event.contract_no)
+    application_id = await awaiting_lock(state, event.contract_no)
     status, is_new = await state.repos.account_changes.record(event, raw, application_id)
     if is_new and application_id is not None:
         try:
