@@ -11,6 +11,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -33,6 +34,28 @@ _TITLES: dict[ErrorCode, str] = {
     ErrorCode.UPSTREAM_UNAVAILABLE: "Upstream unavailable",
     ErrorCode.INTERNAL_ERROR: "Internal error",
 }
+
+
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details with the stable `code` of API.md."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    errors: list[dict[str, Any]] | None = None
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` declaring the problem answers a route may give."""
+    return {
+        status: {
+            "description": "a problem (RFC 9457)",
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": ProblemDetails.model_json_schema()}},
+        }
+        for status in statuses
+    }
 
 
 class Problem(Exception):

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from api import temporal_ops
 from api.audit import record
 from api.auth import AnyPrincipal, BankPrincipal, State
-from api.problems import Problem
+from api.problems import Problem, problem_responses
 from api.state import AppState
 from domain import workflow_api as names
 from domain.application import (
@@ -32,7 +32,7 @@ from store.cursors import InvalidCursor
 from store.idempotency import request_hash
 from store.principals import Principal
 
-router = APIRouter(tags=["applications"])
+router = APIRouter(tags=["applications"], responses=problem_responses(401, 403, 404, 409, 422, 503))
 
 _ID_NAMESPACE = uuid.UUID("0b4f9c8e-6d1a-4f57-9a8e-2c3b7d9e1f20")
 

@@ -10,14 +10,14 @@ from fastapi import APIRouter, Query
 from api import temporal_ops
 from api.audit import record
 from api.auth import OpsPrincipal, State
-from api.problems import Problem
+from api.problems import Problem, problem_responses
 from api.routes.banks import visible_view
 from domain import workflow_api as names
 from domain.application import ApplicationView, OfflineLockAnswer
 from domain.errors import ErrorCode
 from store.cursors import InvalidCursor
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], responses=problem_responses(401, 403, 404, 409, 422))
 
 
 @router.post("/v1/ops/applications/{application_id}/account-lock", response_model=ApplicationView)

@@ -11,13 +11,14 @@ from pydantic import BaseModel
 from api import temporal_ops
 from api.audit import record
 from api.auth import ProcurementBody, State
+from api.problems import problem_responses
 from api.routes.treasury import parse_signed
 from api.state import AppState
 from domain import workflow_api as names
 from domain.application import AccountChangeEvent
 from domain.stages import Stage
 
-router = APIRouter(tags=["procurement"])
+router = APIRouter(tags=["procurement"], responses=problem_responses(401, 422))
 log = structlog.get_logger("api.procurement")
 
 

@@ -7,9 +7,10 @@ from typing import Any
 from fastapi import APIRouter
 
 from api.auth import OpsPrincipal, State
+from api.problems import problem_responses
 from store.db import json_dumps, json_loads
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], responses=problem_responses(401, 403))
 
 
 @router.get("/v1/stats")

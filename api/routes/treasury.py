@@ -11,13 +11,13 @@ from pydantic import BaseModel, ValidationError
 from api import temporal_ops
 from api.audit import record
 from api.auth import State, TreasuryBody
-from api.problems import Problem
+from api.problems import Problem, problem_responses
 from domain import workflow_api as names
 from domain.application import TreasuryPayment
 from domain.errors import ErrorCode
 from store.payments import classify_payment
 
-router = APIRouter(tags=["treasury"])
+router = APIRouter(tags=["treasury"], responses=problem_responses(401, 422))
 log = structlog.get_logger("api.treasury")
 
 
