@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -13,6 +15,7 @@ from fastapi import FastAPI, Request, Response
 from temporalio.client import Client
 
 from api import problems
+from api.redelivery import redeliver_forever
 from api.routes import banks, health, ops, procurement, stats, treasury
 from api.routes.health import LATENCY, REQUESTS
 from api.state import AppState
@@ -39,11 +42,16 @@ def create_app(
             the_pool = await create_pool(settings.database_url)
             await migrate(the_pool)
         client = temporal_client or await connect(settings)
-        app.state.zcd = AppState(settings=settings, repos=Repositories.over(the_pool), temporal=client)
+        state = AppState(settings=settings, repos=Repositories.over(the_pool), temporal=client)
+        app.state.zcd = state
+        redelivery = asyncio.create_task(redeliver_forever(state))
         log.info("api_started", temporal=settings.temporal_address, task_queue=settings.task_queue)
         try:
             yield
         finally:
+            redelivery.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await redelivery
             if own_pool:
                 await the_pool.close()
 
