@@ -22,6 +22,7 @@ from temporalio.testing import WorkflowEnvironment
 from api.main import create_app
 from domain.settings import Settings
 from domain.signing import SIGNATURE_HEADER, signature_header
+from store.audit import AuditTrail
 from store.principals import ensure_credentials, generate_credentials
 from tests.fixtures.database import free_port
 from tests.fixtures.simulators import running_simulators
@@ -79,7 +80,7 @@ async def until(http: httpx.AsyncClient, path: str, headers: dict[str, str], sta
 pytestmark = pytest.mark.e2e
 
 
-async def test_money_example_end_to_end(stack: dict[str, Any]) -> None:
+async def test_money_example_end_to_end(stack: dict[str, Any], db_pool: asyncpg.Pool) -> None:
     http: httpx.AsyncClient = stack["http"]
     sims = stack["sims"]
     bank = {"Authorization": f"Bearer {stack['keys']['banks']['ICBC']}"}
@@ -132,6 +133,11 @@ async def test_money_example_end_to_end(stack: dict[str, Any]) -> None:
 
     ended = await http.post(f"/v1/applications/{app_id}/withdraw", json={}, headers=bank)
     assert ended.status_code == 409 and ended.json()["code"] == "invalid_state"
+
+    trail = {(entry.actor, entry.action) for entry in await AuditTrail(db_pool).for_application(app_id)}
+    assert {("bank:ICBC", "application.submitted"), ("bank:ICBC", "application.approve")} <= trail
+    assert ("procurement", "procurement.account_change") in trail
+    assert ("treasury", "treasury.payment") in trail
 
 
 async def test_refusals_visibility_and_offline_lock(stack: dict[str, Any], db_pool: asyncpg.Pool) -> None:
