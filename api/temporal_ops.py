@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
+    WorkflowExecutionStatus,
     WorkflowFailureError,
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
@@ -114,6 +115,17 @@ async def query_view(client: Client, application_id: str) -> ApplicationView | N
     except WorkflowQueryFailedError:
         return None
     return view
+
+
+async def is_running(client: Client, application_id: str) -> bool:
+    handle = client.get_workflow_handle(names.workflow_id(application_id))
+    try:
+        description = await handle.describe()
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return description.status == WorkflowExecutionStatus.RUNNING
 
 
 async def update(client: Client, application_id: str, name: str, arg: Any, result_type: type[T]) -> T:

@@ -20,6 +20,7 @@ import uvicorn
 from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app
+from api.routes.banks import keyed_application_id
 from domain.settings import Settings
 from domain.signing import SIGNATURE_HEADER, signature_header
 from store.audit import AuditTrail
@@ -166,6 +167,9 @@ async def test_refusals_visibility_and_offline_lock(stack: dict[str, Any], db_po
     accepted = await http.post("/v1/applications", json=request, headers=keyed)
     assert accepted.status_code == 201, accepted.text
     app_id = accepted.json()["application_id"]
+    refused_id = keyed_application_id("ICBC", "late-contract")
+    assert app_id != refused_id
+    assert (await http.get(f"/v1/applications/{refused_id}", headers=bank)).json()["code"] == "not_found"
 
     too_much = await http.post(
         "/v1/applications", json={**request, "contract_no": (await sims.new_contract()).contract_no}, headers=bank
