@@ -197,7 +197,8 @@ class FinancingWorkflow:
                 retry_policy=VERIFY_RETRY,
                 summary="read the contract, the supplier's history and any registered financing",
             )
-        except ActivityError as err:
+        except (ActivityError, ApplicationError) as err:
+            # a local activity's failure may surface as the ApplicationError itself
             await self._refuse(_refusal_of(err, "the procurement system could not be reached"))
             return
         contract = dossier.dossier.contract
@@ -1009,7 +1010,8 @@ class FinancingWorkflow:
     @workflow.update(name=names.UPDATE_WRITE_OFF)
     async def write_off(self, write_off: WriteOff) -> ApplicationView:
         self._write_off = write_off
-        await workflow.wait_condition(lambda: self._moved_on_from(Stage.OVERDUE))
+        # written_off is final yet the process stays open for recoveries: answer once booked
+        await workflow.wait_condition(lambda: self._stage != Stage.OVERDUE)
         return self._view()
 
     @write_off.validator
@@ -1112,8 +1114,8 @@ def _contract_problem(
     return None
 
 
-def _refusal_of(err: ActivityError, fallback: str) -> BusinessRefusal:
-    cause = err.cause
+def _refusal_of(err: ActivityError | ApplicationError, fallback: str) -> BusinessRefusal:
+    cause = err if isinstance(err, ApplicationError) else err.cause
     if isinstance(cause, ApplicationError) and cause.type:
         try:
             return BusinessRefusal(ErrorCode(cause.type), cause.message)
