@@ -18,6 +18,7 @@ def configure_logging(settings: Settings) -> None:
     )
     level = logging.getLevelName(settings.log_level.upper())
     logging.basicConfig(level=level, stream=sys.stderr, format="%(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per outbound call is noise
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
