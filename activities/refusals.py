@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from integrations.errors import ExternalRefusal
 from temporalio.exceptions import ApplicationError
+
+from integrations.errors import ExternalRefusal
 
 
 @contextmanager
