@@ -1,0 +1,64 @@
+"""The payload codec: what Temporal stores is ciphertext, and rotated keys still decrypt."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from cryptography.exceptions import InvalidTag
+from temporalio.api.common.v1 import Payload
+
+from domain.application import TreasuryPayment
+from worker.client import data_converter
+from worker.codec import ENCODING, KEY_ID, EncryptionCodec
+
+OLD, NEW = EncryptionCodec.new_key(), EncryptionCodec.new_key()
+
+
+def _payment() -> TreasuryPayment:
+    return TreasuryPayment(
+        payment_id="T20270331-0001",
+        contract_no="WX-2026-000123",
+        payee_account_no="6222020000000001",
+        amount=Decimal("1000000.00"),
+        paid_on="2027-03-31",
+    )
+
+
+async def test_payloads_are_encrypted_and_round_trip() -> None:
+    converter = data_converter(EncryptionCodec.from_setting(f"k1:{OLD}"))
+    [payload] = await converter.encode([_payment()])
+    assert payload.metadata["encoding"] == ENCODING and payload.metadata[KEY_ID] == b"k1"
+    assert b"6222020000000001" not in payload.data and b"1000000.00" not in payload.data
+    [back] = await converter.decode([payload], [TreasuryPayment])
+    assert back == _payment() and back.amount == Decimal("1000000.00")
+
+
+async def test_a_rotated_key_still_decrypts_old_payloads() -> None:
+    old = data_converter(EncryptionCodec.from_setting(f"k1:{OLD}"))
+    [stored] = await old.encode([_payment()])
+    rotated = data_converter(EncryptionCodec.from_setting(f"k2:{NEW},k1:{OLD}"))
+    [again] = await rotated.encode([_payment()])
+    assert again.metadata[KEY_ID] == b"k2"
+    assert await rotated.decode([stored], [TreasuryPayment]) == [_payment()]
+
+
+async def test_unknown_key_and_tampering_are_refused() -> None:
+    codec = EncryptionCodec.from_setting(f"k1:{OLD}")
+    [payload] = await codec.encode([Payload(metadata={"encoding": b"json/plain"}, data=b'{"a": 1}')])
+    with pytest.raises(ValueError, match="unknown key id"):
+        await EncryptionCodec.from_setting(f"k9:{NEW}").decode([payload])
+    tampered = Payload(metadata=payload.metadata, data=payload.data[:-1] + bytes([payload.data[-1] ^ 1]))
+    with pytest.raises(InvalidTag):
+        await codec.decode([tampered])
+
+
+async def test_plain_payloads_pass_through_decode() -> None:
+    plain = Payload(metadata={"encoding": b"json/plain"}, data=b"{}")
+    assert await EncryptionCodec.from_setting(f"k1:{OLD}").decode([plain]) == [plain]
+
+
+def test_bad_settings_are_refused() -> None:
+    for setting in ("", "nokey", f":{OLD}", "k1:" + "QUJD"):
+        with pytest.raises(ValueError):
+            EncryptionCodec.from_setting(setting)
