@@ -12,11 +12,12 @@ import asyncpg
 import structlog
 import uvicorn
 from fastapi import FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
 from temporalio.client import Client
 
 from api import problems
 from api.redelivery import redeliver_forever
-from api.routes import banks, health, ops, procurement, stats, treasury
+from api.routes import banks, codec, health, ops, procurement, stats, treasury
 from api.routes.health import LATENCY, REQUESTS
 from api.state import AppState
 from domain.settings import Settings
@@ -83,8 +84,16 @@ def create_app(
         )
         return response
 
-    for module in (banks, treasury, procurement, ops, stats, health):
+    for module in (banks, treasury, procurement, ops, stats, health, codec):
         app.include_router(module.router)
+    # The Temporal UI (its own origin) calls /codec from the browser.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=[settings.codec_cors_origin],
+        allow_methods=["POST", "OPTIONS"],
+        allow_headers=["*"],
+        allow_credentials=True,
+    )
     return app
 
 
