@@ -214,7 +214,8 @@ async def start(stack: Stack) -> dict[str, Any]:
         "warn",
         *sa.cli_flags(),
     ]
-    if api_available():
+    if api_available() and settings.codec_keys:
+        # only with encryption on: the UI then asks the API to decode what Temporal stores
         temporal_argv += ["--ui-codec-endpoint", f"{settings.api_url}/codec"]
     stack.spawn("temporal", temporal_argv)
     await wait_for("Temporal", stack, _tcp_open(temporal_host or "127.0.0.1", int(temporal_port)))
