@@ -17,7 +17,7 @@ from temporalio.client import Client
 
 from api import problems
 from api.redelivery import redeliver_forever
-from api.routes import banks, codec, health, ops, procurement, stats, treasury
+from api.routes import banks, codec, health, ops, ops_actions, procurement, stats, treasury
 from api.routes.health import LATENCY, REQUESTS
 from api.state import AppState
 from domain.settings import Settings
@@ -84,7 +84,7 @@ def create_app(
         )
         return response
 
-    for module in (banks, treasury, procurement, ops, stats, health, codec):
+    for module in (banks, treasury, procurement, ops, ops_actions, stats, health, codec):
         app.include_router(module.router)
     # The Temporal UI (its own origin) calls /codec from the browser.
     app.add_middleware(
