@@ -27,12 +27,24 @@ def start_of_business_day(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=SHANGHAI)
 
 
-class CollectionAccount(BaseModel):
+class ExternalInput(BaseModel):
+    """A body sent by a bank, ops or an external system: its text never holds a NUL
+    character, which PostgreSQL text cannot store (refused as malformed, not a 500)."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("text must not contain NUL characters")
+        return value
+
+
+class CollectionAccount(ExternalInput):
     account_no: str = Field(min_length=6, max_length=34, pattern=r"^[0-9A-Za-z]+$")
     account_name: str = Field(min_length=1, max_length=200)
 
 
-class ApplicationRequest(BaseModel):
+class ApplicationRequest(ExternalInput):
     """`POST /v1/applications` body; the shape checks are refusal 1 of API.md."""
 
     contract_no: str = Field(min_length=1, max_length=64)
@@ -81,7 +93,7 @@ class FinancingInput(BaseModel):
 # ---- messages that drive a financing ---------------------------------------------------
 
 
-class Decision(BaseModel):
+class Decision(ExternalInput):
     decision: Literal["approve", "reject"]
     approved_amount: Money | None = None
     annual_rate: Rate | None = None
@@ -97,17 +109,17 @@ class Decision(BaseModel):
         return self
 
 
-class Withdrawal(BaseModel):
+class Withdrawal(ExternalInput):
     reason: str | None = Field(default=None, max_length=500)
 
 
-class OfflineLockAnswer(BaseModel):
+class OfflineLockAnswer(ExternalInput):
     decision: Literal["confirmed", "refused"]
     note: str | None = Field(default=None, max_length=1000)
     recorded_by: str | None = None
 
 
-class AccountChangeEvent(BaseModel):
+class AccountChangeEvent(ExternalInput):
     """The procurement system's signed callback: the purchaser's answer to the payee change."""
 
     event_id: str = Field(min_length=1, max_length=128)
@@ -116,7 +128,7 @@ class AccountChangeEvent(BaseModel):
     decided_at: datetime
 
 
-class TreasuryPayment(BaseModel):
+class TreasuryPayment(ExternalInput):
     payment_id: str = Field(min_length=1, max_length=128)
     contract_no: str = Field(min_length=1, max_length=64)
     payee_account_no: str = Field(min_length=1, max_length=34)
@@ -131,7 +143,7 @@ class TreasuryPayment(BaseModel):
         return value
 
 
-class SupplierRepayment(BaseModel):
+class SupplierRepayment(ExternalInput):
     repayment_id: str = Field(min_length=1, max_length=128)
     amount: Money
     paid_on: date
@@ -148,7 +160,7 @@ class RepaymentReceipt(BaseModel):
     status: Literal["accepted", "duplicate"]
 
 
-class WriteOff(BaseModel):
+class WriteOff(ExternalInput):
     reason: str = Field(min_length=1, max_length=500)
 
 
