@@ -52,7 +52,9 @@ class Call:
         case.validate_response(response, checks=CHECKS)
 
 
-def examples(operation: schemathesis.APIOperation, call: Call) -> Callable[[], None]:
+def examples(
+    operation: schemathesis.APIOperation, call: Call, path_parameters: dict[str, Any] | None = None
+) -> Callable[[], None]:
     @settings(
         max_examples=MAX_EXAMPLES,
         derandomize=True,
@@ -60,15 +62,16 @@ def examples(operation: schemathesis.APIOperation, call: Call) -> Callable[[], N
         database=None,
         suppress_health_check=list(HealthCheck),
     )
-    @given(case=operation.as_strategy())
+    @given(case=operation.as_strategy(path_parameters=path_parameters))
     def run(case: schemathesis.Case) -> None:
         call(case)
 
     return run
 
 
-def exercise(raw: dict[str, Any], api_url: str, keys: dict[str, Any]) -> list[str]:
-    """Run every operation under each principal; return the failures, one line each."""
+def exercise(raw: dict[str, Any], api_url: str, keys: dict[str, Any], application_id: str) -> list[str]:
+    """Run every operation under each principal, and those about one application on a real
+    one too (else every id is unknown); return the failures, one line each."""
     schema = schemathesis.openapi.from_dict(raw)
     principals = {"bank": {"Authorization": f"Bearer {keys['banks']['ICBC']}"}}
     principals["ops"] = {"Authorization": f"Bearer {keys['ops']}"}
@@ -81,16 +84,34 @@ def exercise(raw: dict[str, Any], api_url: str, keys: dict[str, Any]) -> list[st
         operation = result.ok()
         secret_name = SIGNED.get(operation.path)
         runs = {"signed": {}} if secret_name else principals
+        ids: list[dict[str, Any] | None] = [None]
+        if "{application_id}" in operation.path:
+            ids.append({"application_id": application_id})
         for who, headers in runs.items():
-            try:
-                examples(operation, Call(api_url, session, headers, keys[secret_name] if secret_name else None))()
-            except Exception as error:  # every operation's failure is reported together
-                failures.append(f"{operation.label} as {who}: {type(error).__name__}: {error}"[:3000])
+            for path_parameters in ids:
+                call = Call(api_url, session, headers, keys[secret_name] if secret_name else None)
+                try:
+                    examples(operation, call, path_parameters)()
+                except Exception as error:  # every operation's failure is reported together
+                    label = f"{operation.label} as {who}" + (" on a real application" if path_parameters else "")
+                    failures.append(f"{label}: {type(error).__name__}: {error}"[:3000])
     return failures
 
 
 async def test_every_operation_keeps_to_its_schema(stack: dict[str, Any]) -> None:
     http = stack["http"]
+    contract = await stack["sims"].new_contract()
+    request = {
+        "contract_no": contract.contract_no,
+        "supplier_credit_code": contract.supplier.credit_code,
+        "product_code": "STD",
+        "requested_amount": "700000.00",
+        "collection_account": {"account_no": "6222020000000021", "account_name": "无锡某某科技有限公司"},
+    }
+    bank = {"Authorization": f"Bearer {stack['keys']['banks']['ICBC']}"}
+    submitted = await http.post("/v1/applications", json=request, headers=bank)
+    assert submitted.status_code == 201, submitted.text
     raw = (await http.get("/openapi.json")).json()
-    failures = await asyncio.to_thread(exercise, raw, str(http.base_url).rstrip("/"), stack["keys"])
+    api_url = str(http.base_url).rstrip("/")
+    failures = await asyncio.to_thread(exercise, raw, api_url, stack["keys"], submitted.json()["application_id"])
     assert not failures, "\n\n".join(failures)
