@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -16,6 +17,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from temporalio.client import Client
 
 from api import problems
+from api.audit import record
 from api.redelivery import redeliver_forever
 from api.routes import banks, codec, health, ops, ops_actions, procurement, stats, treasury
 from api.routes.health import LATENCY, REQUESTS
@@ -67,13 +69,23 @@ def create_app(
     @app.middleware("http")
     async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         started = time.perf_counter()
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
         response = await call_next(request)
+        response.headers["X-Request-Id"] = request_id
         route = request.scope.get("route")
         path = getattr(route, "path", "unmatched")
         elapsed = time.perf_counter() - started
         REQUESTS.labels(request.method, path, str(response.status_code)).inc()
         LATENCY.labels(request.method, path).observe(elapsed)
         principal = getattr(request.state, "principal", None)
+        if principal is not None and request.method == "GET":
+            # reads are authenticated actions too; writes are audited by their handlers
+            params = request.scope.get("path_params") or {}
+            await record(
+                app.state.zcd, principal.name, f"read {path}", params.get("application_id"), status=response.status_code
+            )
         log.info(
             "request",
             method=request.method,
