@@ -91,14 +91,14 @@ RECORD_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum
 REFUSAL_STAGE_FOR_VERIFICATION = Stage.REJECTED
 
 
-@dataclass
-class _Undo:
-    """A compensation registered before the step it undoes."""
-
-    key: str
-    activity: str
-    make_input: Callable[[str], Any]  # reason -> step input
-    summary: str
+# The compensations, by key: each is registered before the step it undoes, and settlement
+# registers them again as its closing steps. key -> (activity, summary shown in the UI)
+UNDO_STEPS: dict[str, tuple[str, str]] = {
+    "registration": (steps.RELEASE_FINANCING, "release the financing registration"),
+    "review": (steps.CANCEL_REVIEW, "withdraw the application from the bank's review"),
+    "payee": (steps.RESTORE_PAYEE_ACCOUNT, "restore the contract's payee account"),
+    "treasury": (steps.UNLOCK_PAYEE_ACCOUNT, "release the treasury's payee-account lock"),
+}
 
 
 @dataclass
@@ -149,7 +149,7 @@ class FinancingWorkflow:
         # interruptions
         self._withdrawal: Withdrawal | None = None
         self._cancellation: OpsCancellation | None = None
-        self._undo: list[_Undo] = []
+        self._undo: list[str] = []  # keys of UNDO_STEPS, in registration order
         # the loan
         self._terms: LoanTerms | None = None
         self._balance: LoanBalance | None = None
@@ -227,12 +227,7 @@ class FinancingWorkflow:
             return
         self._upsert_search_attributes()
 
-        self._register_undo(
-            "registration",
-            steps.RELEASE_FINANCING,
-            lambda reason: steps.Release(application_id=self._app_id, contract_no=request.contract_no, reason=reason),
-            "release the financing registration",
-        )
+        self._register_undo("registration")
         self._waiting_for = "the financing registration"
         try:
             await self._step(
@@ -258,14 +253,7 @@ class FinancingWorkflow:
         """Hand the application to the bank's credit system; the stage becomes bank_review."""
         assert self._credit_profile is not None and self._eligible_max is not None
         inp = self._inp
-        self._register_undo(
-            "review",
-            steps.CANCEL_REVIEW,
-            lambda reason: steps.ReviewCancellation(
-                application_id=self._app_id, bank_code=inp.bank_code, reason=reason
-            ),
-            "withdraw the application from the bank's review",
-        )
+        self._register_undo("review")
         sla_days = inp.product.review_sla_days if inp.product else 7
         attention_at = workflow.now() + timedelta(days=sla_days)
         expiry_at = workflow.now() + timedelta(days=max(inp.deadlines.review_expiry_days, sla_days))
@@ -325,14 +313,7 @@ class FinancingWorkflow:
     async def _lock_account(self) -> None:
         inp = self._inp
         account = inp.request.collection_account
-        self._register_undo(
-            "payee",
-            steps.RESTORE_PAYEE_ACCOUNT,
-            lambda reason: steps.PayeeRestore(
-                application_id=self._app_id, contract_no=inp.request.contract_no, reason=reason
-            ),
-            "restore the contract's payee account",
-        )
+        self._register_undo("payee")
         attention_at = workflow.now() + timedelta(days=inp.deadlines.lock_attention_days)
         expiry_at = workflow.now() + timedelta(days=inp.deadlines.lock_expiry_days)
         try:
@@ -379,14 +360,7 @@ class FinancingWorkflow:
         if self._withdrawal or self._cancellation:
             await self._end_interrupted()
 
-        self._register_undo(
-            "treasury",
-            steps.UNLOCK_PAYEE_ACCOUNT,
-            lambda reason: steps.TreasuryUnlock(
-                application_id=self._app_id, contract_no=inp.request.contract_no, reason=reason
-            ),
-            "release the treasury's payee-account lock",
-        )
+        self._register_undo("treasury")
         self._enter(Stage.DISBURSING, waiting_for="the treasury to register the locked account")
         await self._step(
             steps.LOCK_PAYEE_ACCOUNT,
@@ -614,26 +588,10 @@ class FinancingWorkflow:
     async def _close(self, reason: str) -> None:
         """Settled (or a written-off claim recovered): release the registration, restore the
         payee account and the treasury lock — the same steps as a compensation."""
-        inp = self._inp
         final = Stage.SETTLED if self._stage in REPAYABLE_STAGES else Stage.WRITTEN_OFF
-        self._register_undo(
-            "registration",
-            steps.RELEASE_FINANCING,
-            lambda r: steps.Release(application_id=self._app_id, contract_no=inp.request.contract_no, reason=r),
-            "release the financing registration",
-        )
-        self._register_undo(
-            "payee",
-            steps.RESTORE_PAYEE_ACCOUNT,
-            lambda r: steps.PayeeRestore(application_id=self._app_id, contract_no=inp.request.contract_no, reason=r),
-            "restore the contract's payee account to the supplier's own",
-        )
-        self._register_undo(
-            "treasury",
-            steps.UNLOCK_PAYEE_ACCOUNT,
-            lambda r: steps.TreasuryUnlock(application_id=self._app_id, contract_no=inp.request.contract_no, reason=r),
-            "release the treasury's payee-account lock",
-        )
+        self._register_undo("registration")
+        self._register_undo("payee")
+        self._register_undo("treasury")
         self._attention.pop("overdue", None)
         await self._end(final, reason if final == Stage.SETTLED else (self._final_reason or reason), raise_=False)
 
@@ -665,13 +623,13 @@ class FinancingWorkflow:
             await asyncio.gather(
                 *(
                     workflow.execute_activity(
-                        u.activity,
-                        _with_view(u.make_input(reason), view),
+                        UNDO_STEPS[key][0],
+                        self._undo_input(key, reason, view),
                         start_to_close_timeout=EXTERNAL_TIMEOUT,
                         retry_policy=EXTERNAL_CALL,
-                        summary=u.summary,
+                        summary=UNDO_STEPS[key][1],
                     )
-                    for u in undo
+                    for key in undo
                 )
             )
         elif record and view is not None:
@@ -688,12 +646,19 @@ class FinancingWorkflow:
         reason = (self._withdrawal.reason if self._withdrawal else None) or "withdrawn by the bank"
         await self._end(Stage.WITHDRAWN, reason)
 
-    def _register_undo(self, key: str, activity: str, make_input: Callable[[str], Any], summary: str) -> None:
-        if all(u.key != key for u in self._undo):
-            self._undo.append(_Undo(key, activity, make_input, summary))
+    def _register_undo(self, key: str) -> None:
+        if key not in self._undo:
+            self._undo.append(key)
 
     def _drop_undo(self, key: str) -> None:
-        self._undo = [u for u in self._undo if u.key != key]
+        self._undo = [k for k in self._undo if k != key]
+
+    def _undo_input(self, key: str, reason: str, view: ApplicationView | None) -> steps.Step:
+        ids: dict[str, Any] = {"application_id": self._app_id, "reason": reason, "view_after": view}
+        if key == "review":
+            return steps.ReviewCancellation(bank_code=self._inp.bank_code, **ids)
+        model = {"registration": steps.Release, "payee": steps.PayeeRestore, "treasury": steps.TreasuryUnlock}[key]
+        return model(contract_no=self._inp.request.contract_no, **ids)
 
     # ------------------------------------------------------------------ waiting with deadlines
 
@@ -1126,12 +1091,6 @@ def _refusal_of(err: ActivityError | ApplicationError, fallback: str) -> Busines
 
 def _invalid_state(message: str) -> ApplicationError:
     return ApplicationError(message, type=ErrorCode.INVALID_STATE.value, non_retryable=True)
-
-
-def _with_view(order: Any, view: ApplicationView | None) -> Any:
-    if view is not None and isinstance(order, steps.Step):
-        return order.model_copy(update={"view_after": view})
-    return order
 
 
 def _repaying_wait(terms: LoanTerms) -> str:
