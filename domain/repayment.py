@@ -137,11 +137,25 @@ def is_penalty_due(terms: LoanTerms, paid_on: date, *, overdue: bool) -> bool:
     return overdue or end > terms.last_grace_day
 
 
+def clears_within_grace(terms: LoanTerms, balance: LoanBalance, amount: Decimal, paid_on: date) -> bool:
+    """A repayment dated within grace that repays the loan in full, reported only once the loan
+    was already `overdue` (a bank reports a supplier's repayment days later): the principal
+    *was* repaid by maturity + grace, so API.md charges no penalty. Only while nothing has
+    been accrued past the grace period yet — after that, penalty days were already charged."""
+    if paid_on > terms.last_grace_day or balance.accrued_until > terms.last_grace_day or balance.penalty_due > 0:
+        return False
+    at_contract_rate = accrue(terms, balance, paid_on, penalty_mode=False)
+    return amount >= balance.outstanding_principal + balance.interest_due + at_contract_rate.interest
+
+
 def allocate(terms: LoanTerms, balance: LoanBalance, amount: Decimal, paid_on: date, *, overdue: bool) -> Allocation:
     """Split `amount` received on `paid_on`: penalty → interest → principal → surplus."""
     if amount <= 0:
         raise ValueError("a repayment must be a positive amount")
-    accrual = accrue(terms, balance, paid_on, penalty_mode=is_penalty_due(terms, paid_on, overdue=overdue))
+    penalty_mode = is_penalty_due(terms, paid_on, overdue=overdue)
+    if penalty_mode and clears_within_grace(terms, balance, amount, paid_on):
+        penalty_mode = False
+    accrual = accrue(terms, balance, paid_on, penalty_mode=penalty_mode)
     left = amount
     penalty = min(left, balance.penalty_due + accrual.penalty)
     left -= penalty

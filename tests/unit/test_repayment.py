@@ -375,3 +375,27 @@ def test_allocation_serialises_money_as_strings() -> None:
     assert dumped["accrual"]["accrued_until"] == "2026-11-28"
     assert Allocation.model_validate_json(allocation.model_dump_json()) == allocation
     assert Accrual.model_validate(dumped["accrual"]).interest == D("74.86")
+
+
+def test_a_repayment_within_grace_reported_after_the_loan_went_overdue_pays_no_penalty() -> None:
+    """API.md: repaid in full by maturity + grace → interest simply continues at annual_rate.
+    The bank reports on 2027-06-02 (stage already `overdue`) a repayment the supplier made on
+    2027-05-28, within grace: 182 days at 0.0385 = 13,624.7222… → 13,624.72, no penalty."""
+    t = terms()
+    allocation, after = pay(t, open_balance(t), "713624.72", date(2027, 5, 28), overdue=True)
+    assert split(allocation) == ("0.00", "13624.72", "700000.00", "0.00")
+    assert after.outstanding_principal == ZERO
+
+
+def test_a_partial_repayment_within_grace_reported_late_still_leads_to_penalty() -> None:
+    # It does not repay the loan, so the loan was not repaid by maturity + grace: penalty days.
+    # 2 days from maturity at 0.05775 on 700,000.00 = 224.5833… → 224.58; interest 180 days.
+    t = terms()
+    allocation, _ = pay(t, open_balance(t), "100000.00", date(2027, 5, 28), overdue=True)
+    assert split(allocation) == ("224.58", "13475.00", "86300.42", "0.00")
+
+
+def test_a_full_repayment_dated_after_grace_pays_penalty_however_large() -> None:
+    t = terms()
+    allocation, _ = pay(t, open_balance(t), "720000.00", date(2027, 5, 30), overdue=True)
+    assert split(allocation) == ("449.17", "13475.00", "700000.00", "6075.83")
