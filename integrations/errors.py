@@ -48,9 +48,11 @@ class ExternalUnavailable(ExternalError):
         self.system = system
 
     def __str__(self) -> str:
-        where = self.system or "external system"
+        # What ops read in the Temporal UI on a retrying activity: which system, what failed,
+        # and that retrying is safe (every call carries an idempotency key).
+        where = f"the {self.system} system" if self.system else "an external system"
+        status = f" (HTTP {self.status})" if self.status else ""
         return (
-            f"{where} unavailable ({self.status}): {self.detail}"
-            if self.status
-            else f"{where} unavailable: {self.detail}"
+            f"{where} is unavailable{status}: {self.detail}. Retried automatically with the same "
+            "idempotency key, so nothing happens twice; if it persists, check that system."
         )

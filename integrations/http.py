@@ -52,6 +52,7 @@ class ServiceClient:
         self, base_url: str, http: httpx.AsyncClient | None = None, *, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self._timeout_seconds = timeout_seconds
         self._timeout = httpx.Timeout(timeout_seconds)
         self._owns_http = http is None
         self._http = http if http is not None else httpx.AsyncClient(timeout=self._timeout)
@@ -107,16 +108,20 @@ class ServiceClient:
             )
         except httpx.TimeoutException as exc:
             log.warning("external.timeout", system=self.system, method=method, path=path)
-            raise ExternalUnavailable(f"timed out: {type(exc).__name__}", system=self.system) from exc
+            raise ExternalUnavailable(
+                f"{method} {path} timed out after {self._timeout_seconds:g} s", system=self.system
+            ) from exc
         except httpx.TransportError as exc:
             log.warning("external.unreachable", system=self.system, method=method, path=path)
-            raise ExternalUnavailable(f"unreachable: {type(exc).__name__}", system=self.system) from exc
+            raise ExternalUnavailable(
+                f"{method} {path}: unreachable at {self.base_url} ({type(exc).__name__})", system=self.system
+            ) from exc
         status = response.status_code
         if status < 400:
             return response
         if status >= 500 or status in RETRYABLE_STATUSES:
             log.warning("external.unavailable", system=self.system, method=method, path=path, status=status)
-            raise ExternalUnavailable(_problem(response)[1], status=status, system=self.system)
+            raise ExternalUnavailable(f"{method} {path}: {_problem(response)[1]}", status=status, system=self.system)
         code, detail, extra = _problem(response)
         log.info("external.refused", system=self.system, method=method, path=path, status=status, code=code)
         raise ExternalRefusal(code, detail, status, system=self.system, extra=extra)

@@ -146,8 +146,13 @@ async def test_latency_beyond_the_timeout_is_unavailable(simulators: RunningSimu
 
 async def test_an_unreachable_bank_is_unavailable() -> None:
     async with BankClient("http://127.0.0.1:9", timeout_seconds=1.0) as nowhere:
-        with pytest.raises(ExternalUnavailable, match="unreachable"):
+        with pytest.raises(ExternalUnavailable, match="unreachable") as failure:
             await nowhere.disburse(an_order(), "k")
+    # what ops read on the retrying activity in the Temporal UI: which system, which call, where,
+    # and that the retry is safe
+    message = str(failure.value)
+    assert message.startswith("the bank system is unavailable: POST /")
+    assert "http://127.0.0.1:9" in message and "same idempotency key" in message
 
 
 async def test_review_submission_and_cancellation(simulators: RunningSimulators, bank: BankClient) -> None:
