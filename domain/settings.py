@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     temporal_tls_cert: Path | None = None
     temporal_tls_key: Path | None = None
     temporal_ui_port: int = 8233
+    # the worker's Temporal SDK metrics (Prometheus text at http://<host>:<port>/metrics); 0 turns them off
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int = 9464
 
     # PostgreSQL: unset means the embedded server of the local stack
     database_url: str | None = Field(default=None, validation_alias=AliasChoices("DATABASE_URL", "ZCD_DATABASE_URL"))

@@ -12,6 +12,7 @@ from pathlib import Path
 from temporalio.client import Client, TLSConfig
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, PayloadCodec
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from domain.settings import Settings
 
@@ -31,7 +32,35 @@ def payload_codec(settings: Settings) -> PayloadCodec | None:
     return EncryptionCodec.from_setting(settings.codec_keys)
 
 
-async def connect(settings: Settings) -> Client:
+def metrics_runtime(host: str, port: int) -> Runtime:
+    """An SDK runtime that serves the Temporal SDK metrics (workflow/activity task latency,
+    failures, poller and slot gauges) as Prometheus text on http://<host>:<port>/metrics.
+    Durations in seconds, counters ending in `_total`: the Prometheus conventions."""
+    return Runtime(
+        telemetry=TelemetryConfig(
+            metrics=PrometheusConfig(
+                bind_address=f"{host}:{port}", counters_total_suffix=True, durations_as_seconds=True
+            )
+        )
+    )
+
+
+def worker_runtime(settings: Settings) -> Runtime | None:
+    """The worker's runtime with metrics on `worker_metrics_port`; None (the SDK's default
+    runtime, no metrics endpoint) when the port is 0."""
+    if not settings.worker_metrics_port:
+        return None
+    return metrics_runtime(settings.worker_metrics_host, settings.worker_metrics_port)
+
+
+def metrics_url(settings: Settings) -> str | None:
+    """Where the worker's SDK metrics are scraped (None when turned off)."""
+    if not settings.worker_metrics_port:
+        return None
+    return f"http://{settings.worker_metrics_host}:{settings.worker_metrics_port}/metrics"
+
+
+async def connect(settings: Settings, *, runtime: Runtime | None = None) -> Client:
     tls: TLSConfig | bool = False
     if settings.temporal_tls:
         tls = TLSConfig(
@@ -43,6 +72,7 @@ async def connect(settings: Settings) -> Client:
         namespace=settings.temporal_namespace,
         data_converter=data_converter(payload_codec(settings)),
         tls=tls,
+        runtime=runtime,
     )
 
 

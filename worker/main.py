@@ -26,7 +26,7 @@ from integrations.procurement import ProcurementClient
 from integrations.treasury import TreasuryClient
 from store.db import create_pool
 from store.repositories import Repositories
-from worker.client import connect
+from worker.client import connect, metrics_url, worker_runtime
 from workflows.financing import FinancingWorkflow
 
 log = structlog.get_logger("zcd.worker")
@@ -82,12 +82,17 @@ async def running_worker(settings: Settings, client: Client, database_url: str) 
 async def run_worker(settings: Settings) -> None:
     if not settings.database_url:
         raise SystemExit("DATABASE_URL is not set: the worker needs the platform database (zcd run sets it)")
-    client = await connect(settings)
+    client = await connect(settings, runtime=worker_runtime(settings))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     async with running_worker(settings, client, settings.database_url):
-        log.info("worker started", task_queue=settings.task_queue, temporal=settings.temporal_address)
+        log.info(
+            "worker started",
+            task_queue=settings.task_queue,
+            temporal=settings.temporal_address,
+            metrics=metrics_url(settings),
+        )
         await stop.wait()
         log.info("worker stopping: finishing the tasks in hand")
