@@ -47,7 +47,7 @@ def create_app(
         client = temporal_client or await connect(settings)
         state = AppState(settings=settings, repos=Repositories.over(the_pool), temporal=client)
         app.state.zcd = state
-        redelivery = asyncio.create_task(redeliver_forever(state))
+        redelivery = asyncio.create_task(redeliver_forever(state, settings.redelivery_interval_seconds))
         log.info("api_started", temporal=settings.temporal_address, task_queue=settings.task_queue)
         try:
             yield

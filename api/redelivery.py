@@ -14,9 +14,6 @@ from domain import workflow_api as names
 
 log = structlog.get_logger("api.redelivery")
 
-INTERVAL_SECONDS = 15.0
-
-
 async def redeliver_once(state: AppState) -> int:
     """One pass over both inboxes; returns how many messages were handed over."""
     handed = 0
@@ -43,7 +40,7 @@ async def redeliver_once(state: AppState) -> int:
     return handed
 
 
-async def redeliver_forever(state: AppState, interval: float = INTERVAL_SECONDS) -> None:
+async def redeliver_forever(state: AppState, interval: float) -> None:
     while True:
         await asyncio.sleep(interval)
         try:

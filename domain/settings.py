@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     api_port: int = 8000
     api_url: str = "http://127.0.0.1:8000"  # where the simulators send their signed callbacks
 
+    # how often the API hands over inbox notices whose signal did not get through
+    redelivery_interval_seconds: float = 15.0
+
     # the external systems (simulated locally)
     procurement_url: str = "http://127.0.0.1:8101"
     bank_url: str = "http://127.0.0.1:8102"
