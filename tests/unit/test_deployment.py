@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from domain.settings import Settings
+from workflows import search_attributes as sa
 
 COMPOSE = Path(__file__).resolve().parents[2] / "docker-compose.yml"
 PLATFORM_SERVICES = ("api", "worker", "simulators", "migrate")
@@ -49,3 +50,37 @@ def test_ports_agree_with_settings() -> None:
     assert env["ZCD_TEMPORAL_ADDRESS"] == "temporal:7233" and "temporal" in services
     assert env["DATABASE_URL"].split("@")[1].split(":")[0] in services  # the app database's service name
     assert env["ZCD_BANK_URL"].split("//")[1].split(":")[0] in services
+
+
+def test_temporal_runs_on_postgresql_with_schema_from_the_admin_tools() -> None:
+    services = _services()
+    temporal = services["temporal"]
+    assert temporal["image"].startswith("temporalio/server:")  # auto-setup is deprecated
+    assert temporal["depends_on"]["temporal-schema"]["condition"] == "service_completed_successfully"
+    schema = services["temporal-schema"]
+    assert schema["image"].startswith("temporalio/admin-tools:")
+    assert "update-schema" in schema["command"][0]
+    # the same Temporal version for the server and the tools that migrate its schema
+    assert schema["image"].split(":")[1] == temporal["image"].split(":")[1]
+    assert temporal["environment"]["POSTGRES_SEEDS"] in services
+
+
+def test_the_setup_job_registers_exactly_the_workflows_search_attributes() -> None:
+    words = _services()["temporal-setup"]["command"][0].split()
+    registered = {f"{words[i + 1]}={words[i + 3]}" for i, word in enumerate(words) if word == "--name"}
+    assert registered == set(sa.cli_flags()[1::2])
+
+
+def test_platform_starts_after_the_namespace_and_search_attributes_exist() -> None:
+    for name in ("api", "worker"):
+        condition = _services()[name]["depends_on"]["temporal-setup"]["condition"]
+        assert condition == "service_completed_successfully"
+
+
+def test_the_ui_decodes_through_the_api_codec_endpoint_it_may_call() -> None:
+    services = _services()
+    ui_env, api_env = services["temporal-ui"]["environment"], services["api"]["environment"]
+    ui_port = services["temporal-ui"]["ports"][0].split(":")[0]
+    api_port = services["api"]["ports"][0].split(":")[0]
+    assert ui_env["TEMPORAL_CODEC_ENDPOINT"] == f"http://localhost:{api_port}/codec"
+    assert api_env["ZCD_CODEC_CORS_ORIGIN"] == f"http://localhost:{ui_port}"
