@@ -20,6 +20,10 @@ from store.cursors import clamp_limit, decode_cursor, encode_cursor
 
 _ACTIVE = sorted(stage.value for stage in ACTIVE_STAGES)
 _PAYMENT_ACCEPTING = sorted(stage.value for stage in PAYMENT_ACCEPTING_STAGES)
+# What makes an application "stuck" (GET /v1/ops/stuck, and the zcd_applications_stuck gauge):
+# active, and flagged for attention or past its stage's deadline. $1: active stages, $2: now.
+STUCK_CONDITION = "stage = ANY($1::text[]) AND (needs_attention OR stage_deadline < $2)"
+ACTIVE_STAGE_VALUES = _ACTIVE
 
 
 class PayableLoan(NamedTuple):
@@ -186,11 +190,11 @@ class ApplicationRepository:
         """Active applications that need attention or are past their stage's deadline,
         longest waiting first."""
         rows = await self._pool.fetch(
-            """
+            f"""
             SELECT application_id, contract_no, bank_code, district, stage, stage_since, submitted_at,
                    stage_deadline, needs_attention, attention_reasons
               FROM applications
-             WHERE stage = ANY($1::text[]) AND (needs_attention OR stage_deadline < $2)
+             WHERE {STUCK_CONDITION}
              ORDER BY coalesce(stage_since, submitted_at), application_id
             """,
             _ACTIVE,

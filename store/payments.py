@@ -87,6 +87,11 @@ class StoredAccountChange(BaseModel):
         )
 
 
+# Recorded but not yet signalled to their workflow: what redelivery sends again (and what the
+# zcd_inbox_undelivered gauge counts).
+UNDELIVERED_PAYMENTS = "delivered_at IS NULL AND status <> 'unmatched'"
+UNDELIVERED_ACCOUNT_CHANGES = "delivered_at IS NULL AND status = 'accepted'"
+
 _PAYMENT_COLUMNS = (
     "payment_id, contract_no, payee_account_no, amount, paid_on, status, application_id, received_at, "
     "delivered_at, duplicates"
@@ -155,7 +160,7 @@ class PaymentInbox:
         rows = await self._pool.fetch(
             f"""
             SELECT {_PAYMENT_COLUMNS} FROM treasury_payments
-             WHERE delivered_at IS NULL AND status <> 'unmatched'
+             WHERE {UNDELIVERED_PAYMENTS}
              ORDER BY received_at, payment_id
              LIMIT $1
             """,
@@ -243,7 +248,7 @@ class AccountChangeInbox:
         rows = await self._pool.fetch(
             f"""
             SELECT {_EVENT_COLUMNS} FROM account_change_events
-             WHERE delivered_at IS NULL AND status = 'accepted'
+             WHERE {UNDELIVERED_ACCOUNT_CHANGES}
              ORDER BY received_at, event_id
              LIMIT $1
             """,
