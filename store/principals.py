@@ -103,6 +103,18 @@ async def authenticate(pool: asyncpg.Pool, raw_key: str | None) -> Principal | N
     return Principal(**dict(row)) if row is not None else None
 
 
+async def active_principal(pool: asyncpg.Pool, principal_id: int) -> Principal | None:
+    """The principal with this id while its key is not revoked (a session outlives no revocation)."""
+    row = await pool.fetchrow(
+        """
+        SELECT principal_id, kind, bank_code, label FROM api_principals
+         WHERE principal_id = $1 AND revoked_at IS NULL
+        """,
+        principal_id,
+    )
+    return Principal(**dict(row)) if row is not None else None
+
+
 async def revoke_key(pool: asyncpg.Pool, raw_key: str) -> bool:
     """Revoke a key; True when it was valid until now."""
     status = await pool.execute(

@@ -9,15 +9,23 @@ from __future__ import annotations
 
 import base64
 import binascii
+import html
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from urllib.parse import parse_qs
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadCodec
 
+from api import codec_session
+from api.audit import record
 from api.auth import OpsPrincipal, State
 from api.problems import Problem, problem_responses
 from domain.errors import ErrorCode
+from store.principals import Principal, authenticate
 from worker.client import payload_codec
 
 router = APIRouter(prefix="/codec", tags=["operations"], responses=problem_responses(401, 403, 422))
@@ -61,18 +69,127 @@ def _codec(state: State) -> PayloadCodec | None:
     return payload_codec(state.settings)
 
 
+CodecPrincipal = Annotated[Principal, Depends(codec_session.codec_principal)]
+
+
 @router.post("/encode")
-async def encode(body: CodecPayloads, who: OpsPrincipal, state: State) -> CodecPayloads:
+async def encode(body: CodecPayloads, who: CodecPrincipal, state: State) -> CodecPayloads:
     payloads = _to_temporal(body)
     codec = _codec(state)
     return _from_temporal(list(await codec.encode(payloads)) if codec else payloads)
 
 
 @router.post("/decode")
-async def decode(body: CodecPayloads, who: OpsPrincipal, state: State) -> CodecPayloads:
+async def decode(body: CodecPayloads, who: CodecPrincipal, state: State) -> CodecPayloads:
     payloads = _to_temporal(body)
     codec = _codec(state)
     try:
         return _from_temporal(list(await codec.decode(payloads)) if codec else payloads)
     except Exception as err:  # unknown key id, tampered ciphertext: the caller's payload is wrong
         raise Problem(ErrorCode.VALIDATION_ERROR, f"cannot decode: {type(err).__name__}") from err
+
+
+class CodecSession(BaseModel):
+    """A codec session just opened: who it belongs to and when it ends."""
+
+    principal: str
+    expires_at: datetime
+
+
+async def _open_session(state: State, who: Principal, via: str) -> tuple[CodecSession, str]:
+    """A new session (audited) and its cookie value."""
+    token, expires_at = codec_session.new_session(state.settings, who)
+    session = CodecSession(principal=who.name, expires_at=datetime.fromtimestamp(expires_at, UTC))
+    await record(state, who.name, "codec.session", None, via=via, expires_at=session.expires_at.isoformat())
+    return session, token
+
+
+@router.post("/session", status_code=200)
+async def open_session(who: OpsPrincipal, state: State, response: Response) -> CodecSession:
+    """Open a codec session for the calling ops key: sets the HttpOnly session cookie that
+    `/codec/encode` and `/codec/decode` accept from the Temporal UI (audited)."""
+    session, token = await _open_session(state, who, "bearer")
+    codec_session.set_cookie(response, state.settings, token)
+    return session
+
+
+@router.delete("/session", status_code=204, responses={204: {"description": "signed out (the cookie is cleared)"}})
+async def close_session(state: State) -> Response:
+    """Sign out: clears the codec session cookie of this browser."""
+    response = Response(status_code=204)
+    codec_session.clear_cookie(response, state.settings)
+    return response
+
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>政采贷 — Temporal UI codec sign-in</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;line-height:1.5}}
+input{{width:100%;padding:.4rem;font-family:monospace}}code{{background:#eee;padding:0 .2rem}}</style></head>
+<body><h1>Temporal UI: decode payloads</h1>{body}</body></html>"""
+
+
+def _setup_steps(state: State) -> str:
+    endpoint = html.escape(f"{state.settings.api_url}/codec")
+    ui = html.escape(state.settings.codec_cors_origin)
+    return (
+        f"<p>Once per browser, in the <a href='{ui}'>Temporal UI</a>: open <b>Configure Codec Server</b>, "
+        "choose <b>Use my browser setting and ignore Cluster-level setting</b>, enter "
+        f"<code>{endpoint}</code> as the endpoint, turn on <b>Include cross-origin credentials</b> and "
+        "apply. The UI then sends this session with its decode requests.</p>"
+    )
+
+
+@router.get("/login", response_class=HTMLResponse, responses={200: {"content": {"text/html": {}}}})
+async def login_page(state: State) -> HTMLResponse:
+    """A sign-in page for operators: paste the ops key to open a codec session in this browser."""
+    hours = int(codec_session.SESSION_LIFETIME.total_seconds() // 3600)
+    form = (
+        "<p>Payloads are stored encrypted in Temporal. Sign in with your operations key to let the "
+        f"Temporal UI in this browser show them decoded (the session lasts {hours} hours).</p>"
+        "<form method='post' action='login'><label>Operations key "
+        "<input type='password' name='ops_key' autocomplete='off' required autofocus></label>"
+        "<p><button type='submit'>Sign in</button></p></form>"
+    )
+    return HTMLResponse(_PAGE.format(body=form + _setup_steps(state)))
+
+
+_LOGIN_FORM: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {"type": "object", "required": ["ops_key"], "properties": {"ops_key": {"type": "string"}}}
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/login",
+    response_class=HTMLResponse,
+    openapi_extra=_LOGIN_FORM,
+    responses={200: {"description": "signed in; sets the codec session cookie", "content": {"text/html": {}}}},
+)
+async def login(request: Request, state: State) -> HTMLResponse:
+    """The sign-in form's target (`ops_key`, form-encoded): opens a codec session like
+    `POST /codec/session` (a bank key: 403 forbidden; an unknown key: 401 unauthenticated)."""
+    raw = await request.body()
+    if len(raw) > 4096:
+        raise Problem(ErrorCode.VALIDATION_ERROR, "the form is too large")
+    keys = parse_qs(raw.decode(errors="replace")).get("ops_key") or [""]
+    if not keys[0].strip():
+        raise Problem(ErrorCode.VALIDATION_ERROR, "ops_key is required")
+    who = await authenticate(state.repos.pool, keys[0].strip())
+    if who is None:
+        raise Problem(ErrorCode.UNAUTHENTICATED, "this key is not valid")
+    if not who.is_ops:
+        raise Problem(ErrorCode.FORBIDDEN, "the codec endpoint is for operations staff")
+    session, token = await _open_session(state, who, "login form")
+    body = (
+        f"<p>Signed in as <b>{html.escape(session.principal)}</b> until "
+        f"{html.escape(session.expires_at.isoformat())}.</p>{_setup_steps(state)}"
+    )
+    page = HTMLResponse(_PAGE.format(body=body))
+    codec_session.set_cookie(page, state.settings, token)
+    return page
