@@ -5,6 +5,7 @@ zcd worker       the Temporal worker (financing task queue)
 zcd api          the platform API (when built)
 zcd simulators   the procurement, bank and treasury simulators
 zcd migrate      apply the database migrations and seed data
+zcd demo         drive N financings through a running platform and reconcile the money
 """
 
 from __future__ import annotations
@@ -45,7 +46,9 @@ def run() -> None:
     try:
         asyncio.run(run_stack(get_settings(), on_ready=ready))
     except StackError as err:
-        console.print(f"[bold red]zcd run stopped:[/] {err}")
+        # the message may hold a child's log lines: printed as they are (no markup, no wrapping)
+        console.print("[bold red]zcd run stopped:[/]", end=" ")
+        console.print(str(err), markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         pass
@@ -99,6 +102,29 @@ def migrate(database_url: str = typer.Option(None, envvar="DATABASE_URL", help="
         raise typer.Exit(1)
     applied = asyncio.run(apply(database_url))
     console.print(f"applied {len(applied)} migrations: {', '.join(applied) or 'none (up to date)'}")
+
+
+@app.command()
+def demo(
+    count: int = typer.Option(50, "--count", min=1, help="how many financings to drive"),
+    seed: int = typer.Option(7, "--seed", help="the same seed gives the same mix of banks, amounts and outcomes"),
+    concurrency: int = typer.Option(8, "--concurrency", min=1, help="financings driven at the same time"),
+    stage_timeout: float = typer.Option(60.0, "--stage-timeout", help="seconds to wait for each stage"),
+) -> None:
+    """Against a running platform (`make run`), act as banks, purchasers, the treasury and ops:
+    approvals and rejections, online and offline account locks, a refused lock, partial and full
+    treasury payments, an early repayment, a withdrawal, some left in bank review. Then print the
+    stages and money, and reconcile the platform's figures per application, the bank simulator's
+    disbursements and the change of /v1/stats. Exit 1 when anything disagrees."""
+    from worker.demo import DemoError, run
+
+    try:
+        agrees = run(get_settings().data_dir, count, seed, concurrency, stage_timeout, console)
+    except DemoError as err:
+        console.print(f"[bold red]zcd demo:[/] {err}")
+        raise typer.Exit(1) from None
+    if not agrees:
+        raise typer.Exit(1)
 
 
 if __name__ == "__main__":
