@@ -396,6 +396,26 @@ async def test_lock_deadline_flags_then_fails(h: Harness) -> None:
     assert _undo_calls(h.fakes)[steps.RESTORE_PAYEE_ACCOUNT] == 1 and no not in h.fakes.registry
 
 
+async def test_unconfirmed_payout_flags_then_clears_once_paid(h: Harness) -> None:
+    """The bank's answers to the payout are lost for longer than `disbursement_attention_minutes`:
+    the process is flagged (still disbursing, still retrying), and the flag goes once it pays."""
+    h.fakes.transient_failures[steps.DISBURSE] = 10_000  # every answer lost until we say otherwise
+    no = new_contract(h)
+    handle, _ = await h.submit(application_request(no), deadlines=Deadlines(disbursement_attention_minutes=30))
+    await h.update(handle, names.UPDATE_DECIDE, APPROVE, ApplicationView)
+    await h.signal(handle, names.SIGNAL_ACCOUNT_CHANGE, _confirmed(no))
+    await h.until_stage(handle, Stage.DISBURSING)
+    await h.env.sleep(timedelta(minutes=31))
+    flagged = await h.until(handle, lambda v: v.needs_attention)
+    assert flagged.stage == Stage.DISBURSING
+    assert any("not confirmed the payout" in r for r in flagged.attention_reasons), flagged.attention_reasons
+    assert (await _eventually_recorded(h, flagged)).needs_attention
+    h.fakes.transient_failures[steps.DISBURSE] = 0
+    await h.env.sleep(timedelta(minutes=2))  # the next retry comes within a minute
+    paid = await h.until_stage(handle, Stage.REPAYING)
+    assert not paid.needs_attention and len(h.fakes.payouts) == 1
+
+
 async def test_offline_lock_answer_by_ops(h: Harness) -> None:
     no = new_contract(h)
     handle, _ = await h.submit(application_request(no))
