@@ -1,0 +1,51 @@
+"""`zcd demo` against the platform as `make run` starts it: ten financings of every kind,
+the reconciliation agrees, and Ctrl-C then stops everything the stack started."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from tests.e2e.local_stack import LocalStack
+
+pytestmark = pytest.mark.e2e
+
+
+def stage_count(output: str, stage: str) -> int:
+    """The count on the stage table's row for `stage` (0 when the row is absent)."""
+    match = re.search(rf"│ {stage}\s+│\s+(\d+) │", output)
+    return int(match.group(1)) if match else 0
+
+
+def test_demo_drives_ten_financings_and_reconciles() -> None:
+    stack = LocalStack.in_temporary_directory()
+    try:
+        stack.start()
+        started = time.monotonic()
+        demo = stack.zcd("demo", "--count", "10", timeout=300)
+        took = time.monotonic() - started
+        output = demo.stdout + demo.stderr
+        assert demo.returncode == 0, output
+        assert "reconciliation: agrees" in output, output
+        assert stage_count(output, "settled") >= 1, output
+        assert stage_count(output, "bank_review") >= 1, output
+        assert stage_count(output, "repaying") >= 1, output
+        assert sum(stage_count(output, s) for s in ("rejected", "failed", "withdrawn")) >= 3, output
+        assert took < 120, f"zcd demo --count 10 took {took:.0f} s"
+
+        assert stack.interrupt() == 0, stack.output()
+        assert stack.left_running() == {}
+    finally:
+        stack.remove()
+
+
+def test_demo_without_a_running_platform_says_how_to_start_one() -> None:
+    stack = LocalStack.in_temporary_directory()
+    try:
+        demo = stack.zcd("demo", "--count", "1", timeout=60)
+        assert demo.returncode == 1
+        assert "make run" in demo.stdout + demo.stderr
+    finally:
+        stack.remove()
