@@ -84,3 +84,11 @@ def test_the_ui_decodes_through_the_api_codec_endpoint_it_may_call() -> None:
     api_port = services["api"]["ports"][0].split(":")[0]
     assert ui_env["TEMPORAL_CODEC_ENDPOINT"] == f"http://localhost:{api_port}/codec"
     assert api_env["ZCD_CODEC_CORS_ORIGIN"] == f"http://localhost:{ui_port}"
+
+
+def test_worker_metrics_are_exposed_inside_the_network_only() -> None:
+    worker = _services()["worker"]
+    port = int(worker["environment"]["ZCD_WORKER_METRICS_PORT"])
+    assert port == Settings().worker_metrics_port
+    assert worker["environment"]["ZCD_WORKER_METRICS_HOST"] == "0.0.0.0"  # reachable by the scraper
+    assert str(port) in worker["expose"] and "ports" not in worker  # two replicas, no host port to clash on
