@@ -53,7 +53,7 @@ async def read_gauges(pool: asyncpg.Pool, now: datetime) -> OperationalGauges:
             """
         )
     applications = {stage.value: 0 for stage in Stage}
-    stuck = {stage.value: 0 for stage in sorted(ACTIVE_STAGES)}
+    stuck = {stage.value: 0 for stage in Stage if stage in ACTIVE_STAGES}
     for row in stages:
         applications[row["stage"]] = row["total"]
         if row["stage"] in stuck:
