@@ -31,11 +31,8 @@ from store.db import create_pool
 from store.migrate import migrate
 from store.principals import ensure_credentials, generate_credentials
 from store.seed import WUXI_BANKS
-from worker.client import temporal_cli_path
-from worker.codec import EncryptionCodec
+from worker.client import metrics_url, temporal_cli_path
 from workflows import search_attributes as sa
-
-LOCAL_CODEC_KEY_ID = "local1"  # the id of the payload key `zcd run` generates
 
 
 class StackError(RuntimeError):
@@ -120,21 +117,12 @@ def ensure_ports_free(host: str, ports: dict[str, int]) -> None:
 
 
 def load_credentials(root: Path) -> dict[str, Any]:
-    """Credentials are generated once and kept under .zcd/ (0600), so a restart keeps its keys.
-
-    They include the payload encryption key (`codec_keys`, the ZCD_CODEC_KEYS format): a
-    credentials.json from before encryption gains one on its next run, and the histories
-    written before stay readable (the codec passes unencrypted payloads through)."""
+    """Credentials are generated once and kept under .zcd/, so a restart keeps its keys."""
     path = root / "credentials.json"
-    creds = dict(json.loads(path.read_text())) if path.exists() else None
-    if creds is not None and creds.get("codec_keys"):
-        return creds
-    if creds is None:
-        creds = generate_credentials([b.bank_code for b in WUXI_BANKS])
-    creds["codec_keys"] = f"{LOCAL_CODEC_KEY_ID}:{EncryptionCodec.new_key()}"
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # never readable by others
-    with os.fdopen(descriptor, "w") as out:
-        out.write(json.dumps(creds, indent=2, ensure_ascii=False))
+    if path.exists():
+        return dict(json.loads(path.read_text()))
+    creds = generate_credentials([b.bank_code for b in WUXI_BANKS])
+    path.write_text(json.dumps(creds, indent=2, ensure_ascii=False))
     path.chmod(0o600)
     return creds
 
@@ -190,6 +178,8 @@ async def start(stack: Stack) -> dict[str, Any]:
         ports["API"] = settings.api_port
     if not settings.database_url:
         ports["PostgreSQL"] = settings.database_port
+    if settings.worker_metrics_port:
+        ports["worker metrics (ZCD_WORKER_METRICS_PORT)"] = settings.worker_metrics_port
     ensure_ports_free(host, ports)
     creds = load_credentials(root)
 
@@ -226,11 +216,8 @@ async def start(stack: Stack) -> dict[str, Any]:
         "warn",
         *sa.cli_flags(),
     ]
-    # payloads are encrypted: ZCD_CODEC_KEYS from the environment wins, else the generated key
-    codec_keys = settings.codec_keys or creds["codec_keys"]
-    ui_url = f"http://{host}:{settings.temporal_ui_port}"
-    if api_available():
-        # the UI asks the API to decode what Temporal stores (ops sign in at <api>/codec/login)
+    if api_available() and settings.codec_keys:
+        # only with encryption on: the UI then asks the API to decode what Temporal stores
         temporal_argv += ["--ui-codec-endpoint", f"{settings.api_url}/codec"]
     stack.spawn("temporal", temporal_argv)
     await wait_for("Temporal", stack, _tcp_open(temporal_host or "127.0.0.1", int(temporal_port)))
@@ -241,15 +228,17 @@ async def start(stack: Stack) -> dict[str, Any]:
         "ZCD_TREASURY_SECRET": creds["treasury_secret"],
         "ZCD_PROCUREMENT_SECRET": creds["procurement_secret"],
         "ZCD_DATA_DIR": str(root),
-        "ZCD_CODEC_KEYS": codec_keys,
-        # the UI's origin, allowed to call /codec with the operator's session cookie
-        "ZCD_CODEC_CORS_ORIGIN": os.environ.get("ZCD_CODEC_CORS_ORIGIN") or ui_url,
+        "ZCD_WORKER_METRICS_HOST": settings.worker_metrics_host,
+        "ZCD_WORKER_METRICS_PORT": str(settings.worker_metrics_port),
     }
     zcd = [sys.executable, "-m", "worker.cli"]
     stack.spawn("simulators", [*zcd, "simulators"], env)
     for url in (settings.procurement_url, settings.bank_url, settings.treasury_url):
         await wait_for(url, stack, _http_ok(f"{url}/healthz"))
     stack.spawn("worker", [*zcd, "worker"], env)
+    worker_metrics = metrics_url(settings)
+    if worker_metrics:
+        await wait_for("worker metrics", stack, _http_ok(worker_metrics))
     if api_available():
         stack.spawn("api", [*zcd, "api"], env)
         await wait_for("API", stack, _http_ok(f"{settings.api_url}/readyz"))
@@ -258,15 +247,15 @@ async def start(stack: Stack) -> dict[str, Any]:
     return {
         "api": settings.api_url,
         "temporal": settings.temporal_address,
-        "temporal_ui": ui_url,
-        "codec_login": f"{settings.api_url}/codec/login",
+        "temporal_ui": f"http://{host}:{settings.temporal_ui_port}",
         "database_url": database_url,
         "simulators": {
             "procurement": settings.procurement_url,
             "bank": settings.bank_url,
             "treasury": settings.treasury_url,
         },
-        "credentials": {**creds, "codec_keys": codec_keys},
+        "metrics": {"api": f"{settings.api_url}/metrics" if api_available() else None, "worker": worker_metrics},
+        "credentials": creds,
     }
 
 
