@@ -32,7 +32,10 @@ from store.migrate import migrate
 from store.principals import ensure_credentials, generate_credentials
 from store.seed import WUXI_BANKS
 from worker.client import metrics_url, temporal_cli_path
+from worker.codec import EncryptionCodec
 from workflows import search_attributes as sa
+
+LOCAL_CODEC_KEY_ID = "local1"  # the id of the payload key `zcd run` generates
 
 
 class StackError(RuntimeError):
@@ -117,12 +120,21 @@ def ensure_ports_free(host: str, ports: dict[str, int]) -> None:
 
 
 def load_credentials(root: Path) -> dict[str, Any]:
-    """Credentials are generated once and kept under .zcd/, so a restart keeps its keys."""
+    """Credentials are generated once and kept under .zcd/ (0600), so a restart keeps its keys.
+
+    They include the payload encryption key (`codec_keys`, the ZCD_CODEC_KEYS format): a
+    credentials.json from before encryption gains one on its next run, and the histories
+    written before stay readable (the codec passes unencrypted payloads through)."""
     path = root / "credentials.json"
-    if path.exists():
-        return dict(json.loads(path.read_text()))
-    creds = generate_credentials([b.bank_code for b in WUXI_BANKS])
-    path.write_text(json.dumps(creds, indent=2, ensure_ascii=False))
+    creds = dict(json.loads(path.read_text())) if path.exists() else None
+    if creds is not None and creds.get("codec_keys"):
+        return creds
+    if creds is None:
+        creds = generate_credentials([b.bank_code for b in WUXI_BANKS])
+    creds["codec_keys"] = f"{LOCAL_CODEC_KEY_ID}:{EncryptionCodec.new_key()}"
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # never readable by others
+    with os.fdopen(descriptor, "w") as out:
+        out.write(json.dumps(creds, indent=2, ensure_ascii=False))
     path.chmod(0o600)
     return creds
 
@@ -216,8 +228,11 @@ async def start(stack: Stack) -> dict[str, Any]:
         "warn",
         *sa.cli_flags(),
     ]
-    if api_available() and settings.codec_keys:
-        # only with encryption on: the UI then asks the API to decode what Temporal stores
+    # payloads are encrypted: ZCD_CODEC_KEYS from the environment wins, else the generated key
+    codec_keys = settings.codec_keys or creds["codec_keys"]
+    ui_url = f"http://{host}:{settings.temporal_ui_port}"
+    if api_available():
+        # the UI asks the API to decode what Temporal stores (ops sign in at <api>/codec/login)
         temporal_argv += ["--ui-codec-endpoint", f"{settings.api_url}/codec"]
     stack.spawn("temporal", temporal_argv)
     await wait_for("Temporal", stack, _tcp_open(temporal_host or "127.0.0.1", int(temporal_port)))
@@ -230,6 +245,9 @@ async def start(stack: Stack) -> dict[str, Any]:
         "ZCD_DATA_DIR": str(root),
         "ZCD_WORKER_METRICS_HOST": settings.worker_metrics_host,
         "ZCD_WORKER_METRICS_PORT": str(settings.worker_metrics_port),
+        "ZCD_CODEC_KEYS": codec_keys,
+        # the UI's origin, allowed to call /codec with the operator's session cookie
+        "ZCD_CODEC_CORS_ORIGIN": os.environ.get("ZCD_CODEC_CORS_ORIGIN") or ui_url,
     }
     zcd = [sys.executable, "-m", "worker.cli"]
     stack.spawn("simulators", [*zcd, "simulators"], env)
@@ -247,7 +265,8 @@ async def start(stack: Stack) -> dict[str, Any]:
     return {
         "api": settings.api_url,
         "temporal": settings.temporal_address,
-        "temporal_ui": f"http://{host}:{settings.temporal_ui_port}",
+        "temporal_ui": ui_url,
+        "codec_login": f"{settings.api_url}/codec/login",
         "database_url": database_url,
         "simulators": {
             "procurement": settings.procurement_url,
@@ -255,7 +274,7 @@ async def start(stack: Stack) -> dict[str, Any]:
             "treasury": settings.treasury_url,
         },
         "metrics": {"api": f"{settings.api_url}/metrics" if api_available() else None, "worker": worker_metrics},
-        "credentials": creds,
+        "credentials": {**creds, "codec_keys": codec_keys},
     }
 
 
