@@ -14,6 +14,7 @@ from domain import workflow_api as names
 
 log = structlog.get_logger("api.redelivery")
 
+
 async def redeliver_once(state: AppState) -> int:
     """One pass over both inboxes; returns how many messages were handed over."""
     handed = 0

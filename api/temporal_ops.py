@@ -13,7 +13,13 @@ from temporalio.client import (
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
 )
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import (
+    SearchAttributeKey,
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -69,6 +75,41 @@ def failed_submission(failure: WorkflowFailureError) -> Problem:
     return Problem(ErrorCode.UPSTREAM_UNAVAILABLE, "the application could not be verified")
 
 
+def case_summary(inp: FinancingInput) -> str:
+    """The one line the Temporal UI shows for the process (static: what is known at start;
+    the district arrives with verification and is in the current details and search attributes)."""
+    request = inp.request
+    amount = f"{request.requested_amount:,.2f}"
+    return f"{inp.bank_code} · contract {request.contract_no} · {amount} requested ({request.product_code})"
+
+
+def case_details(inp: FinancingInput) -> str:
+    request = inp.request
+    return (
+        f"**Application** `{inp.application_id}`, submitted {inp.submitted_at.isoformat()} "
+        f"by bank **{inp.bank_code}**\n\n"
+        f"**Contract** {request.contract_no} · product {request.product_code} · "
+        f"requested {request.requested_amount:,.2f}\n\n"
+        "Where it stands and what it waits for: *Current details*. Money, timeline and attention "
+        f"reasons: `GET /v1/applications/{inp.application_id}` (ops key). "
+        "Ops fixes: `POST /v1/ops/applications/{id}/resend-to-bank | extend-deadline | cancel | account-lock`."
+    )
+
+
+def start_search_attributes(inp: FinancingInput) -> TypedSearchAttributes:
+    """Set at start, so a process stuck before its first step (procurement down) is already
+    found by bank and contract in the UI; the workflow keeps them current from then on."""
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(SearchAttributeKey.for_keyword(names.SA_STAGE), "verifying"),
+            SearchAttributePair(SearchAttributeKey.for_keyword(names.SA_BANK), inp.bank_code),
+            SearchAttributePair(SearchAttributeKey.for_keyword(names.SA_CONTRACT), inp.request.contract_no),
+            SearchAttributePair(SearchAttributeKey.for_datetime(names.SA_STAGE_SINCE), inp.submitted_at),
+            SearchAttributePair(SearchAttributeKey.for_bool(names.SA_NEEDS_ATTENTION), False),
+        ]
+    )
+
+
 async def submit(client: Client, inp: FinancingInput, task_queue: str) -> ApplicationView:
     start: WithStartWorkflowOperation[Any, ApplicationView] = WithStartWorkflowOperation(
         names.WORKFLOW_TYPE,
@@ -78,6 +119,9 @@ async def submit(client: Client, inp: FinancingInput, task_queue: str) -> Applic
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         result_type=ApplicationView,
+        static_summary=case_summary(inp),
+        static_details=case_details(inp),
+        search_attributes=start_search_attributes(inp),
     )
     try:
         view: ApplicationView = await client.execute_update_with_start_workflow(

@@ -24,6 +24,14 @@ SIGNAL_TREASURY_PAYMENT = "treasury_payment"
 # queries
 QUERY_VIEW = "view"
 
+# search attributes (typed; registered by the local stack, tests and docker-compose's setup job)
+SA_STAGE = "ZcdStage"  # Keyword
+SA_BANK = "ZcdBank"  # Keyword
+SA_DISTRICT = "ZcdDistrict"  # Keyword
+SA_CONTRACT = "ZcdContract"  # Keyword
+SA_STAGE_SINCE = "ZcdStageSince"  # Datetime
+SA_NEEDS_ATTENTION = "ZcdNeedsAttention"  # Bool
+
 
 def workflow_id(application_id: str) -> str:
     return f"{ID_PREFIX}{application_id}"

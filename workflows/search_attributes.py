@@ -15,12 +15,14 @@ from typing import Any
 
 from temporalio.common import SearchAttributeKey
 
-STAGE = SearchAttributeKey.for_keyword("ZcdStage")
-BANK = SearchAttributeKey.for_keyword("ZcdBank")
-DISTRICT = SearchAttributeKey.for_keyword("ZcdDistrict")
-CONTRACT = SearchAttributeKey.for_keyword("ZcdContract")
-STAGE_SINCE = SearchAttributeKey.for_datetime("ZcdStageSince")
-NEEDS_ATTENTION = SearchAttributeKey.for_bool("ZcdNeedsAttention")
+from domain import workflow_api as names
+
+STAGE = SearchAttributeKey.for_keyword(names.SA_STAGE)
+BANK = SearchAttributeKey.for_keyword(names.SA_BANK)
+DISTRICT = SearchAttributeKey.for_keyword(names.SA_DISTRICT)
+CONTRACT = SearchAttributeKey.for_keyword(names.SA_CONTRACT)
+STAGE_SINCE = SearchAttributeKey.for_datetime(names.SA_STAGE_SINCE)
+NEEDS_ATTENTION = SearchAttributeKey.for_bool(names.SA_NEEDS_ATTENTION)
 
 ALL_KEYS: list[SearchAttributeKey[Any]] = [STAGE, BANK, DISTRICT, CONTRACT, STAGE_SINCE, NEEDS_ATTENTION]
 
