@@ -58,6 +58,22 @@ async def test_plain_payloads_pass_through_decode() -> None:
     assert await EncryptionCodec.from_setting(f"k1:{OLD}").decode([plain]) == [plain]
 
 
+async def test_histories_written_before_encryption_still_read() -> None:
+    """A `.zcd/` from before `make run` encrypted: its histories hold plain payloads (json,
+    null, protobuf), which the encrypting converter reads as they are, beside new ciphertext."""
+    [before] = await data_converter().encode([_payment()])  # no codec: how the earlier run stored it
+    assert before.metadata["encoding"] == b"json/plain"
+    codec = EncryptionCodec.from_setting(f"local1:{NEW}")
+    others = [
+        Payload(metadata={"encoding": b"binary/null"}),
+        Payload(metadata={"encoding": b"json/protobuf"}, data=b"{}"),
+    ]
+    assert await codec.decode([before, *others]) == [before, *others]
+    now = data_converter(codec)
+    [after] = await now.encode([_payment()])
+    assert await now.decode([before, after], [TreasuryPayment, TreasuryPayment]) == [_payment(), _payment()]
+
+
 def test_bad_settings_are_refused() -> None:
     for setting in ("", "nokey", f":{OLD}", "k1:" + "QUJD"):
         with pytest.raises(ValueError):
