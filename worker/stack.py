@@ -42,6 +42,10 @@ class StackError(RuntimeError):
     """A problem a person can fix (a busy port, a child that died), said in words."""
 
 
+# the worker's graceful shutdown lets activities in hand run for 10 s; then it cancels them
+STOP_TIMEOUT_SECONDS = 15
+
+
 @dataclass
 class Child:
     name: str
@@ -85,17 +89,17 @@ class Stack:
         for child in self.children:
             code = child.process.poll()
             if code is not None:
-                raise StackError(
-                    f"{child.name} exited with code {code}; last lines of {child.log_path}:\n{child.tail()}"
-                )
+                raise StackError(f"{child.name} {_ended(code)}; last lines of {child.log_path}:\n{child.tail()}")
 
     def stop(self) -> None:
+        """Newest first, each one gone before the next is asked: the API and the worker finish
+        what they hold while the simulators, Temporal and PostgreSQL they use still answer (all at
+        once, PostgreSQL went first and their logs filled with refused-connection tracebacks)."""
         for child in reversed(self.children):
             if child.process.poll() is None:
                 child.process.send_signal(signal.SIGINT if child.name == "postgres" else signal.SIGTERM)
-        for child in reversed(self.children):
             try:
-                child.process.wait(timeout=15)
+                child.process.wait(timeout=STOP_TIMEOUT_SECONDS)
             except subprocess.TimeoutExpired:
                 child.process.kill()
                 child.process.wait()
@@ -103,19 +107,39 @@ class Stack:
         self.children.clear()
 
 
-def ensure_ports_free(host: str, ports: dict[str, int]) -> None:
+def _ended(code: int) -> str:
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return f"was killed by {signal.Signals(-code).name}"
+    return f"exited with code {code}"
+
+
+@dataclass(frozen=True)
+class Port:
+    """A port the stack will listen on, and the setting that moves it."""
+
+    what: str
+    host: str
+    port: int
+    setting: str
+
+
+def ensure_ports_free(ports: list[Port]) -> None:
+    """Each busy port is named with the setting to change, before anything is started."""
     busy = []
-    for name, port in ports.items():
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+    for p in ports:
+        family = socket.AF_INET6 if ":" in p.host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
-                probe.bind((host, port))
+                probe.bind((p.host, p.port))
             except OSError:
-                busy.append(f"{name} port {port}")
+                busy.append(f"  {p.what}: {p.host}:{p.port} is in use (set {p.setting} to move it)")
     if busy:
         raise StackError(
-            "already in use: " + ", ".join(busy) + ". Stop what uses them, or choose other ports "
-            "(ZCD_API_PORT, ZCD_TEMPORAL_ADDRESS, ZCD_TEMPORAL_UI_PORT, ZCD_DATABASE_PORT, ZCD_*_PORT)."
+            "a port the stack needs is already in use (another `zcd run`?):\n"
+            + "\n".join(busy)
+            + "\nStop what uses it, or choose another port with the setting named."
         )
 
 
@@ -179,20 +203,28 @@ async def start(stack: Stack) -> dict[str, Any]:
     settings, root = stack.settings, stack.root
     host = settings.api_host
     temporal_host, _, temporal_port = settings.temporal_address.rpartition(":")
-    ports = {
-        "Temporal": int(temporal_port),
-        "Temporal UI": settings.temporal_ui_port,
-        "procurement simulator": settings.procurement_port,
-        "bank simulator": settings.bank_port,
-        "treasury simulator": settings.treasury_port,
-    }
+    sims = settings.simulators_host
+    ports = [
+        Port("Temporal", temporal_host or "127.0.0.1", int(temporal_port), "ZCD_TEMPORAL_ADDRESS"),
+        Port("Temporal UI", temporal_host or "127.0.0.1", settings.temporal_ui_port, "ZCD_TEMPORAL_UI_PORT"),
+        Port("procurement simulator", sims, settings.procurement_port, "ZCD_PROCUREMENT_PORT and ZCD_PROCUREMENT_URL"),
+        Port("bank simulator", sims, settings.bank_port, "ZCD_BANK_PORT and ZCD_BANK_URL"),
+        Port("treasury simulator", sims, settings.treasury_port, "ZCD_TREASURY_PORT and ZCD_TREASURY_URL"),
+    ]
     if api_available():
-        ports["API"] = settings.api_port
+        ports.append(Port("API", host, settings.api_port, "ZCD_API_PORT and ZCD_API_URL"))
     if not settings.database_url:
-        ports["PostgreSQL"] = settings.database_port
+        ports.append(Port("PostgreSQL", "127.0.0.1", settings.database_port, "ZCD_DATABASE_PORT"))
     if settings.worker_metrics_port:
-        ports["worker metrics (ZCD_WORKER_METRICS_PORT)"] = settings.worker_metrics_port
-    ensure_ports_free(host, ports)
+        ports.append(
+            Port(
+                "worker metrics",
+                settings.worker_metrics_host,
+                settings.worker_metrics_port,
+                "ZCD_WORKER_METRICS_PORT (0 turns them off)",
+            )
+        )
+    ensure_ports_free(ports)
     creds = load_credentials(root)
 
     database_url = settings.database_url
