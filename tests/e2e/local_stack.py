@@ -29,7 +29,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 def stack_environment(root: Path) -> dict[str, str]:
     """Every port the stack opens, chosen free, and the data directory under `root`."""
-    ports = {name: free_port() for name in ("api", "temporal", "ui", "db", "procurement", "bank", "treasury")}
+    names = ("api", "temporal", "ui", "db", "metrics", "procurement", "bank", "treasury")
+    ports = {name: free_port() for name in names}
     env = {
         key: value
         for key, value in os.environ.items()
@@ -46,6 +47,7 @@ def stack_environment(root: Path) -> dict[str, str]:
             "ZCD_TEMPORAL_UI_PORT": str(ports["ui"]),
             "ZCD_CODEC_CORS_ORIGIN": f"http://127.0.0.1:{ports['ui']}",
             "ZCD_DATABASE_PORT": str(ports["db"]),
+            "ZCD_WORKER_METRICS_PORT": str(ports["metrics"]),
         }
     )
     for system in ("procurement", "bank", "treasury"):
