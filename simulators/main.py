@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -134,3 +135,14 @@ async def serve_simulators(settings: Settings, data_dir: Path | None) -> None:
         raise
     async with running(services):
         await asyncio.Event().wait()
+
+
+async def serve_until_stopped(settings: Settings, data_dir: Path | None) -> None:
+    """`zcd simulators`: serve until SIGTERM (how `zcd run` stops its children) or SIGINT, then
+    finish the requests in hand and stop, rather than die where a signal happens to land."""
+    serving = asyncio.ensure_future(serve_simulators(settings, data_dir))
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, serving.cancel)
+    with contextlib.suppress(asyncio.CancelledError):
+        await serving

@@ -86,14 +86,14 @@ def api() -> None:
 @app.command()
 def simulators() -> None:
     """Run the procurement, bank and treasury simulators (state under the data dir)."""
-    from simulators.main import serve_simulators
+    from simulators.main import serve_until_stopped
     from worker.logging import configure_logging
 
     settings = get_settings()
     configure_logging(settings)
     try:
-        asyncio.run(serve_simulators(settings, settings.data_dir))
-    except KeyboardInterrupt:
+        asyncio.run(serve_until_stopped(settings, settings.data_dir))
+    except KeyboardInterrupt:  # before the loop's handlers are in place
         pass
 
 
