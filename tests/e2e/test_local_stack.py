@@ -182,6 +182,12 @@ def test_a_restart_mid_batch_loses_and_repeats_nothing(stack: LocalStack) -> Non
     assert stack.interrupt() == 0, stack.output()
     assert stack.left_running() == {}
     assert tracebacks(stack) == {}
+    # each part was stopped, not killed: it said so in its log, twice (once per run)
+    logs = stack.data_dir / "logs"
+    assert (logs / "simulators.log").read_text().count("simulators.stopped") == 2
+    assert (logs / "worker.log").read_text().count("worker stopping") == 2
+    assert (logs / "api.log").read_text().count("Application shutdown complete") == 2
+    assert (logs / "postgres.log").read_text().count("database system is shut down") >= 2
 
 
 def _paid(loan: Loan) -> str:
