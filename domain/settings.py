@@ -21,7 +21,8 @@ class Settings(BaseSettings):
     temporal_tls: bool = False
     temporal_tls_cert: Path | None = None
     temporal_tls_key: Path | None = None
-    temporal_ui_port: int = 8233
+    temporal_ui_port: int = 8233  # the UI ops open: in `zcd run`, a proxy that also serves /codec
+    temporal_ui_backend_port: int = 8234  # `zcd run`: the dev server's own UI, behind that proxy
     # the worker's Temporal SDK metrics (Prometheus text at http://<host>:<port>/metrics); 0 turns them off
     worker_metrics_host: str = "127.0.0.1"
     worker_metrics_port: int = 9464
