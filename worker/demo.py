@@ -24,7 +24,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -35,8 +35,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from domain.application import SHANGHAI
 from domain.credit_code import make_credit_code
 from domain.money import FEN, ZERO, money_str
+from domain.signing import SIGNATURE_HEADER, signature_header
 
 FIGURES = ("credit_granted", "financing_disbursed", "outstanding")
 DISBURSED_STAGES = frozenset({"repaying", "overdue", "settled", "written_off"})
@@ -103,10 +105,11 @@ class Scenario(StrEnum):
     LOCK_REFUSED = "lock refused"  # the purchaser refuses the payee-account change
     WITHDRAWN = "withdrawn"  # the bank withdraws after approving, during the account lock
     WAITING = "waiting in review"  # left in bank_review for ops to find
+    MISDIRECTED = "paid to the wrong account"  # the treasury pays the supplier's old account: stuck at once
 
 
-# One cycle holds every scenario once, with waiting twice, so any 10 consecutive financings
-# show the whole mix; the order is then shuffled by the seed.
+# One cycle holds every scenario once, so any 10 consecutive financings show the whole mix; the
+# order is then shuffled by the seed.
 CYCLE: tuple[Scenario, ...] = (
     Scenario.SETTLED,
     Scenario.WAITING,
@@ -117,7 +120,7 @@ CYCLE: tuple[Scenario, ...] = (
     Scenario.EARLY_REPAID,
     Scenario.WITHDRAWN,
     Scenario.DISBURSED,
-    Scenario.WAITING,
+    Scenario.MISDIRECTED,
 )
 OFFLINE_LOCK = frozenset({Scenario.PARTIAL, Scenario.EARLY_REPAID})
 APPROVED = frozenset(set(Scenario) - {Scenario.REJECTED, Scenario.WAITING})
@@ -131,6 +134,7 @@ EXPECTED_STAGE: dict[Scenario, str] = {
     Scenario.LOCK_REFUSED: "failed",
     Scenario.WITHDRAWN: "withdrawn",
     Scenario.WAITING: "bank_review",
+    Scenario.MISDIRECTED: "repaying",
 }
 
 
@@ -147,6 +151,7 @@ class Handoff:
     treasury: str
     bank_keys: dict[str, str]
     ops_key: str
+    treasury_secret: str
 
 
 def load_handoff(data_dir: Path) -> Handoff:
@@ -163,6 +168,7 @@ def load_handoff(data_dir: Path) -> Handoff:
             treasury=sims["treasury"],
             bank_keys=dict(creds["banks"]),
             ops_key=creds["ops"],
+            treasury_secret=creds["treasury_secret"],
         )
     except (ValueError, KeyError, TypeError) as error:
         raise DemoError(f"{path} is not the hand-off file `zcd run` writes ({error!r})") from None
@@ -353,6 +359,9 @@ class Driver:
         scenario = plan.scenario
         if scenario is Scenario.DISBURSED:
             return
+        if scenario is Scenario.MISDIRECTED:
+            await self.treasury_pays_elsewhere(plan, app_id, bank)
+            return
         if scenario is Scenario.EARLY_REPAID:
             # The supplier repays principal and the one day's interest at its bank, on the
             # disbursement day; the bank reports it. Exactly enough: the loan settles with no surplus.
@@ -449,6 +458,31 @@ class Driver:
             statuses.add("duplicate")  # an earlier attempt may have been notified already
             await asyncio.sleep(0.5 * attempt)  # the treasury's own back-off before trying again
         raise DemoError(f"POST {url} for contract {plan.contract_no} {problem}")
+
+    async def treasury_pays_elsewhere(self, plan: Plan, app_id: str, bank: dict[str, str]) -> None:
+        """The treasury's own signed notice of a payment into the supplier's old account (the
+        payee before the lock): kept for ops, not credited, and the loan needs a person."""
+        notice = {
+            "payment_id": f"{plan.contract_no}-M1",
+            "contract_no": plan.contract_no,
+            "payee_account_no": plan.supplier_account,
+            "amount": money_str(plan.contract_amount),
+            "paid_on": datetime.now(SHANGHAI).date().isoformat(),
+        }
+        body = json.dumps(notice).encode()
+        signed = {
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: signature_header(self.handoff.treasury_secret, int(time.time()), body),
+        }
+        response = await self.http.post(f"{self.handoff.api}/v1/treasury/payments", content=body, headers=signed)
+        if response.status_code != 202 or response.json().get("status") != "misdirected":
+            raise DemoError(f"contract {plan.contract_no}: a misdirected payment was answered {response.text[:300]}")
+        await self.wait_until(app_id, bank, lambda view: bool(view["needs_attention"]), "flagged for attention")
+
+    async def stuck(self) -> int:
+        """How many processes ops find in GET /v1/ops/stuck right now."""
+        page: dict[str, Any] = await self.call("GET", f"{self.handoff.api}/v1/ops/stuck", 200, headers=self.ops)
+        return len(page["items"])
 
     # -- what the three records say afterwards
 
@@ -636,6 +670,8 @@ class Report:
     disagreements: list[str]
     seconds: float
     stats_caught_up: bool = False  # the read model needed a moment after the last GET application
+    stuck: int | None = None  # what GET /v1/ops/stuck lists after the run (whole platform)
+    misdirected: int = 0  # this run's payments into a wrong account, each a stuck process
 
 
 async def run_demo(
@@ -667,8 +703,11 @@ async def run_demo(
             # goes; give it a moment to catch up with what GET application already showed.
             after = await _settled_stats(driver, records, before)
             found = reconcile(records, before, after)
+        stuck = await driver.stuck()
     failures = [o for o in outcomes if o.error]
-    return Report(list(records), failures, found, time.monotonic() - started, caught_up and not found)
+    misdirected = sum(1 for p in plans if p.scenario is Scenario.MISDIRECTED)
+    seconds = time.monotonic() - started
+    return Report(list(records), failures, found, seconds, caught_up and not found, stuck, misdirected)
 
 
 def _only_stats(found: list[str]) -> bool:
@@ -742,6 +781,12 @@ def print_report(report: Report, console: Console) -> None:
     if waiting:
         console.print(
             f"{waiting} left waiting in bank_review: ops find them in GET /v1/ops/stuck once past the review SLA"
+        )
+    misdirected = report.misdirected
+    if report.stuck is not None:
+        console.print(
+            f"GET /v1/ops/stuck lists {report.stuck} processes needing a person"
+            + (f" (this run's {misdirected} payments to a wrong account among them)" if misdirected else "")
         )
     if report.stats_caught_up:
         console.print("(/v1/stats lagged behind the applications for a moment after the run, then caught up)")

@@ -4,7 +4,6 @@ the reconciliation agrees, and Ctrl-C then stops everything the stack started.""
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 
@@ -23,9 +22,7 @@ def test_demo_drives_ten_financings_and_reconciles() -> None:
     stack = LocalStack.in_temporary_directory()
     try:
         stack.start()
-        started = time.monotonic()
         demo = stack.zcd("demo", "--count", "10", timeout=300)
-        took = time.monotonic() - started
         output = demo.stdout + demo.stderr
         assert demo.returncode == 0, output
         assert "reconciliation: agrees" in output, output
@@ -33,7 +30,9 @@ def test_demo_drives_ten_financings_and_reconciles() -> None:
         assert stage_count(output, "bank_review") >= 1, output
         assert stage_count(output, "repaying") >= 1, output
         assert sum(stage_count(output, s) for s in ("rejected", "failed", "withdrawn")) >= 3, output
-        assert took < 120, f"zcd demo --count 10 took {took:.0f} s"
+        # ops have something to find at once: the payment into a wrong account is stuck
+        stuck = re.search(r"GET /v1/ops/stuck lists (\d+) processes", output)
+        assert stuck is not None and int(stuck.group(1)) >= 1, output
 
         assert stack.interrupt() == 0, stack.output()
         assert stack.left_running() == {}
