@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import importlib.util
 import json
 import os
@@ -80,6 +81,7 @@ class Stack:
             stderr=subprocess.STDOUT,
             env={**os.environ, **(env or {})},
             start_new_session=True,  # Ctrl-C reaches the supervisor, which stops children in order
+            preexec_fn=_dies_with(os.getpid(), _stop_signal(name)),
         )
         child = Child(name, process, log_path, log_file)
         self.children.append(child)
@@ -97,7 +99,7 @@ class Stack:
         once, PostgreSQL went first and their logs filled with refused-connection tracebacks)."""
         for child in reversed(self.children):
             if child.process.poll() is None:
-                child.process.send_signal(signal.SIGINT if child.name == "postgres" else signal.SIGTERM)
+                child.process.send_signal(_stop_signal(child.name))
             try:
                 child.process.wait(timeout=STOP_TIMEOUT_SECONDS)
             except subprocess.TimeoutExpired:
@@ -105,6 +107,30 @@ class Stack:
                 child.process.wait()
             child.log_file.close()
         self.children.clear()
+
+
+def _stop_signal(name: str) -> signal.Signals:
+    return signal.SIGINT if name == "postgres" else signal.SIGTERM  # PostgreSQL's fast shutdown
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _dies_with(supervisor: int, sig: signal.Signals) -> Any:
+    """Run in the child before exec: should `zcd run` itself die without stopping its children
+    (killed, or crashed), the kernel sends them their stop signal rather than leave them running
+    on the stack's ports. Linux only; elsewhere a no-op."""
+
+    if sys.platform != "linux":
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up here: the child only calls it
+
+    def arrange() -> None:
+        prctl(_PR_SET_PDEATHSIG, int(sig))
+        if os.getppid() != supervisor:  # it died before the request took effect
+            os._exit(1)
+
+    return arrange
 
 
 def _ended(code: int) -> str:
@@ -318,7 +344,8 @@ async def run_stack(settings: Settings, on_ready: Any = None) -> None:
     stack = Stack(settings, root)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    # SIGHUP: the terminal was closed; the children, in sessions of their own, would not hear it
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, stop.set)
     try:
         starting = asyncio.ensure_future(start(stack))
