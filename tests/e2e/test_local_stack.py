@@ -281,3 +281,28 @@ def test_ctrl_c_during_start_up_stops_cleanly(stack: LocalStack, when: str) -> N
     assert stack.left_running() == {}
     assert processes_of(stack) == {}
     assert tracebacks(stack) == {}, output
+
+
+# ---- 5. the terminal closes, or zcd run itself is killed -----------------------------------
+
+
+def test_closing_the_terminal_stops_everything_in_order(stack: LocalStack) -> None:
+    stack.start()
+    assert stack.process is not None
+    stack.remember_children()
+    stack.process.send_signal(signal.SIGHUP)
+    assert stack.process.wait(timeout=60) == 0, stack.output()
+    stack.process = None
+    assert stack.left_running() == {}
+    assert not (stack.data_dir / "dev.json").exists()
+    assert tracebacks(stack) == {}
+
+
+def test_when_zcd_run_is_killed_its_children_go_with_it(stack: LocalStack) -> None:
+    stack.start()
+    assert stack.process is not None
+    stack.remember_children()
+    stack.process.kill()  # no chance to stop anything itself: the kernel tells the children
+    stack.process.wait()
+    stack.process = None
+    assert stack.left_running(within=30) == {}
