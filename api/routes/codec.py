@@ -128,9 +128,15 @@ input{{width:100%;padding:.4rem;font-family:monospace}}code{{background:#eee;pad
 <body><h1>Temporal UI: decode payloads</h1>{body}</body></html>"""
 
 
-def _setup_steps(state: State) -> str:
+def _setup_steps(state: State, request: Request) -> str:
     endpoint = html.escape(f"{state.settings.api_url}/codec")
     ui = html.escape(state.settings.codec_cors_origin)
+    if request.headers.get("x-forwarded-host"):
+        # reached through `zcd run`'s UI proxy (worker/ui_proxy.py): the cookie is on the UI's origin
+        return (
+            "<p>This page is on the <a href='/'>Temporal UI</a>'s own address: open the UI in this "
+            "browser and it sends this session with its decode requests (nothing to set in the UI).</p>"
+        )
     return (
         f"<p>Once per browser, in the <a href='{ui}'>Temporal UI</a>: open <b>Configure Codec Server</b>, "
         "choose <b>Use my browser setting and ignore Cluster-level setting</b>, enter "
@@ -140,7 +146,7 @@ def _setup_steps(state: State) -> str:
 
 
 @router.get("/login", response_class=HTMLResponse, responses={200: {"content": {"text/html": {}}}})
-async def login_page(state: State) -> HTMLResponse:
+async def login_page(request: Request, state: State) -> HTMLResponse:
     """A sign-in page for operators: paste the ops key to open a codec session in this browser."""
     hours = int(codec_session.SESSION_LIFETIME.total_seconds() // 3600)
     form = (
@@ -150,7 +156,7 @@ async def login_page(state: State) -> HTMLResponse:
         "<input type='password' name='ops_key' autocomplete='off' required autofocus></label>"
         "<p><button type='submit'>Sign in</button></p></form>"
     )
-    return HTMLResponse(_PAGE.format(body=form + _setup_steps(state)))
+    return HTMLResponse(_PAGE.format(body=form + _setup_steps(state, request)))
 
 
 _LOGIN_FORM: dict[str, Any] = {
@@ -188,7 +194,7 @@ async def login(request: Request, state: State) -> HTMLResponse:
     session, token = await _open_session(state, who, "login form")
     body = (
         f"<p>Signed in as <b>{html.escape(session.principal)}</b> until "
-        f"{html.escape(session.expires_at.isoformat())}.</p>{_setup_steps(state)}"
+        f"{html.escape(session.expires_at.isoformat())}.</p>{_setup_steps(state, request)}"
     )
     page = HTMLResponse(_PAGE.format(body=body))
     codec_session.set_cookie(page, state.settings, token)

@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def stack_environment(root: Path) -> dict[str, str]:
     """Every port the stack opens, chosen free, and the data directory under `root`."""
-    names = ("api", "temporal", "ui", "db", "metrics", "procurement", "bank", "treasury")
+    names = ("api", "temporal", "ui", "ui_backend", "db", "metrics", "procurement", "bank", "treasury")
     ports = {name: free_port() for name in names}
     env = {
         key: value
@@ -45,6 +45,7 @@ def stack_environment(root: Path) -> dict[str, str]:
             "ZCD_API_URL": f"http://127.0.0.1:{ports['api']}",
             "ZCD_TEMPORAL_ADDRESS": f"127.0.0.1:{ports['temporal']}",
             "ZCD_TEMPORAL_UI_PORT": str(ports["ui"]),
+            "ZCD_TEMPORAL_UI_BACKEND_PORT": str(ports["ui_backend"]),
             "ZCD_CODEC_CORS_ORIGIN": f"http://127.0.0.1:{ports['ui']}",
             "ZCD_DATABASE_PORT": str(ports["db"]),
             "ZCD_WORKER_METRICS_PORT": str(ports["metrics"]),

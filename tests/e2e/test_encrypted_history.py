@@ -3,7 +3,8 @@ through the API from submission to settlement, and its history read from Tempora
 plain client (no codec) holds only `binary/encrypted` payloads — inputs, results, update
 arguments and results, signals, activity inputs and results (local ones too), summaries, memo
 and header fields where present. The API, which holds the key, still answers with the
-application; the UI's codec endpoint is wired and decodes for an operator's session."""
+application; the UI's codec endpoint is wired and decodes for an operator's session — on the
+UI's own origin (the proxy of `zcd run`), where the browser sends the session cookie by default."""
 
 from __future__ import annotations
 
@@ -169,10 +170,12 @@ async def test_make_run_stores_only_ciphertext_and_the_api_still_reads_it(
     }
     assert expected <= kinds, f"payloads found only in {sorted(kinds)}"
 
-    # the UI is pointed at the API's codec, which decodes for an operator's session only
+    # the UI is pointed at the codec on its own origin (proxied to the API), which decodes for
+    # an operator's session only
     async with httpx.AsyncClient(timeout=30) as http:
         settings = (await http.get(f"{dev['temporal_ui']}/api/v1/settings")).json()
-        assert settings["Codec"]["Endpoint"] == f"{dev['api']}/codec"
+        assert settings["Codec"]["Endpoint"] == f"{dev['temporal_ui']}/codec"
+        assert dev["codec_login"] == f"{dev['temporal_ui']}/codec/login"
         started = next(e for e in history.events if e.HasField("workflow_execution_started_event_attributes"))
         [first] = started.workflow_execution_started_event_attributes.input.payloads
         wire = {
@@ -198,3 +201,26 @@ async def test_make_run_stores_only_ciphertext_and_the_api_still_reads_it(
         payload = decoded.json()["payloads"][0]
         assert base64.b64decode(payload["metadata"]["encoding"]) == b"json/plain"
         assert ACCOUNT_NO in base64.b64decode(payload["data"]).decode()
+
+    # through the UI's origin, as the browser does: sign in there, the cookie lands on that
+    # origin, and the UI's same-origin decode request carries it (no CORS, no UI setting)
+    async with httpx.AsyncClient(base_url=dev["temporal_ui"], timeout=30) as browser:
+        page = await browser.get("/")
+        assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+        assert "<html" in page.text.lower()
+        assert (await browser.post("/codec/decode", json=wire)).status_code == 401
+        login_page = await browser.get("/codec/login")
+        assert login_page.status_code == 200 and "name='ops_key'" in login_page.text
+        assert "nothing to set in the UI" in login_page.text
+        login = await browser.post(dev["codec_login"], data={"ops_key": dev["credentials"]["ops"]})
+        assert login.status_code == 200, login.text
+        [cookie] = login.headers.get_list("set-cookie")
+        assert cookie.startswith("zcd_codec_session=") and "Path=/codec" in cookie and "HttpOnly" in cookie
+        decoded = await browser.post("/codec/decode", json=wire, headers={"Origin": dev["temporal_ui"]})
+        assert decoded.status_code == 200, decoded.text
+        payload = decoded.json()["payloads"][0]
+        assert base64.b64decode(payload["metadata"]["encoding"]) == b"json/plain"
+        assert ACCOUNT_NO in base64.b64decode(payload["data"]).decode()
+        # the UI's own API passes through too (what its pages fetch)
+        described = await browser.get(f"/api/v1/namespaces/default/workflows/financing-{app_id}")
+        assert described.status_code == 200, described.text
