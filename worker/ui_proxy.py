@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpx
 import uvicorn
@@ -75,6 +76,10 @@ def create_app(
         timeout=httpx.Timeout(10.0, read=None, write=None, pool=None),
         follow_redirects=False,
         trust_env=False,  # never a proxy from the environment between us and localhost
+        # cookies belong to each browser: the proxy's client must never keep one (httpx's client
+        # stores every Set-Cookie and sends it with later requests — one operator's codec
+        # session would then decode for every browser)
+        cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
         mounts=dict(mounts) if mounts else None,
     )
 

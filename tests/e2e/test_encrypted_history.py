@@ -221,6 +221,10 @@ async def test_make_run_stores_only_ciphertext_and_the_api_still_reads_it(
         payload = decoded.json()["payloads"][0]
         assert base64.b64decode(payload["metadata"]["encoding"]) == b"json/plain"
         assert ACCOUNT_NO in base64.b64decode(payload["data"]).decode()
+    # the proxy keeps no session of its own: another browser without the cookie is refused
+    async with httpx.AsyncClient(base_url=dev["temporal_ui"], timeout=30) as another_browser:
+        assert (await another_browser.post("/codec/decode", json=wire)).status_code == 401
+    async with httpx.AsyncClient(base_url=dev["temporal_ui"], timeout=30) as browser:
         # the UI's own API passes through too (what its pages fetch)
         described = await browser.get(f"/api/v1/namespaces/default/workflows/financing-{app_id}")
         assert described.status_code == 200, described.text

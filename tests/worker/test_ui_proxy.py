@@ -119,6 +119,19 @@ async def test_the_session_cookie_is_set_on_the_proxy_origin_and_sent_back_to_th
     assert seen["headers"]["content-type"] == "application/json"
 
 
+async def test_the_proxy_keeps_no_cookie_one_browser_session_is_not_anothers(proxy: httpx.AsyncClient) -> None:
+    """httpx's client keeps the cookies it is sent: the proxy's must not, or one operator's
+    sign-in would decode for every browser that comes after."""
+    assert (await proxy.post("/codec/login", data={"ops_key": "ops-secret"})).status_code == 200
+    assert (await proxy.post("/codec/decode", json={"payloads": []})).status_code == 200
+    another_browser = httpx.AsyncClient(transport=proxy._transport, base_url=PROXY)
+    async with another_browser:
+        refused = await another_browser.post("/codec/decode", json={"payloads": []})
+        assert refused.status_code == 401, refused.text
+        seen = (await another_browser.get("/api/v1/settings")).json()
+        assert "cookie" not in seen["headers"]
+
+
 async def test_method_query_body_headers_and_status_pass_through(proxy: httpx.AsyncClient) -> None:
     answer = await proxy.put(
         "/api/v1/namespaces/default/workflows?query=WorkflowType%3D%22Financing%22&pageSize=20",
