@@ -14,7 +14,13 @@ from workflows import search_attributes as sa
 
 COMPOSE = Path(__file__).resolve().parents[2] / "docker-compose.yml"
 PLATFORM_SERVICES = ("api", "worker", "simulators", "migrate")
-REQUIRED = {"DATABASE_URL", "ZCD_TEMPORAL_ADDRESS", "ZCD_TREASURY_SECRET", "ZCD_PROCUREMENT_SECRET"}
+REQUIRED = {
+    "DATABASE_URL",
+    "ZCD_TEMPORAL_ADDRESS",
+    "ZCD_TREASURY_SECRET",
+    "ZCD_PROCUREMENT_SECRET",
+    "ZCD_CODEC_KEYS",  # Temporal must store only encrypted payloads
+}
 
 
 def _services() -> dict[str, Any]:
@@ -92,3 +98,11 @@ def test_worker_metrics_are_exposed_inside_the_network_only() -> None:
     assert port == Settings().worker_metrics_port
     assert worker["environment"]["ZCD_WORKER_METRICS_HOST"] == "0.0.0.0"  # reachable by the scraper
     assert str(port) in worker["expose"] and "ports" not in worker  # two replicas, no host port to clash on
+
+
+def test_secrets_and_keys_must_be_given_not_defaulted() -> None:
+    """`docker compose up` refuses to start without them, rather than running with a known
+    development secret or without payload encryption."""
+    env = _services()["api"]["environment"]
+    for name in ("ZCD_TREASURY_SECRET", "ZCD_PROCUREMENT_SECRET", "ZCD_CODEC_KEYS"):
+        assert str(env[name]).startswith(f"${{{name}:?"), f"{name} = {env[name]!r} has a default"
