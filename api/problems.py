@@ -61,11 +61,19 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 class Problem(Exception):
     """Raise anywhere in a handler to answer with a problem."""
 
-    def __init__(self, code: ErrorCode, detail: str, *, errors: list[dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        code: ErrorCode,
+        detail: str,
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(detail)
         self.code = code
         self.detail = detail
         self.errors = errors
+        self.headers = headers
 
 
 def problem_body(code: ErrorCode, detail: str, errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -129,7 +137,7 @@ _STATUS_CODES: dict[int, ErrorCode] = {
 
 async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, Problem)
-    return problem_response(exc.code, exc.detail, errors=exc.errors)
+    return problem_response(exc.code, exc.detail, errors=exc.errors, headers=exc.headers)
 
 
 async def _on_validation(request: Request, exc: Exception) -> JSONResponse:

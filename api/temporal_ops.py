@@ -3,6 +3,7 @@ with the workflow's refusals turned into problems (ApplicationError.type is the 
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, TypeVar
 
 from temporalio.client import (
@@ -12,6 +13,7 @@ from temporalio.client import (
     WorkflowFailureError,
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import (
     SearchAttributeKey,
@@ -110,7 +112,12 @@ def start_search_attributes(inp: FinancingInput) -> TypedSearchAttributes:
     )
 
 
-async def submit(client: Client, inp: FinancingInput, task_queue: str) -> ApplicationView:
+class StillProcessing(Exception):
+    """The submission's verification or hand-over to the bank outlasted the API's wait; the
+    process carries on (its external calls retry) and will answer a retry."""
+
+
+async def submit(client: Client, inp: FinancingInput, task_queue: str, wait_seconds: float) -> ApplicationView:
     start: WithStartWorkflowOperation[Any, ApplicationView] = WithStartWorkflowOperation(
         names.WORKFLOW_TYPE,
         inp,
@@ -124,9 +131,20 @@ async def submit(client: Client, inp: FinancingInput, task_queue: str) -> Applic
         search_attributes=start_search_attributes(inp),
     )
     try:
-        view: ApplicationView = await client.execute_update_with_start_workflow(
-            names.UPDATE_SUBMISSION_OUTCOME, start_workflow_operation=start, result_type=ApplicationView
-        )
+        async with asyncio.timeout(wait_seconds) as waiting:
+            try:
+                view: ApplicationView = await client.execute_update_with_start_workflow(
+                    names.UPDATE_SUBMISSION_OUTCOME, start_workflow_operation=start, result_type=ApplicationView
+                )
+            except WorkflowUpdateRPCTimeoutOrCancelledError:
+                # the SDK turns the cancellation of its wait into this error: ours, or the server's
+                # own long-poll limit — either way the process is still going
+                task = asyncio.current_task()
+                if not waiting.expired() and task is not None and task.cancelling():
+                    raise  # the request itself was cancelled (the client went away)
+                raise StillProcessing(inp.application_id) from None
+    except TimeoutError as error:
+        raise StillProcessing(inp.application_id) from error
     except WorkflowUpdateFailedError as error:
         cause = error.cause
         if isinstance(cause, ApplicationError) and cause.type == "AcceptedUpdateCompletedWorkflow":

@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     api_port: int = 8000
     api_url: str = "http://127.0.0.1:8000"  # where the simulators send their signed callbacks
 
+    # how long POST /v1/applications waits for verification and the bank's acknowledgement
+    # before answering 503 + Retry-After (the process carries on; a retry with the same
+    # Idempotency-Key gets the 201)
+    submission_wait_seconds: float = 25.0
+
     # how often the API hands over inbox notices whose signal did not get through
     redelivery_interval_seconds: float = 15.0
 

@@ -82,7 +82,21 @@ async def _start(state: AppState, bank_code: str, body: ApplicationRequest, appl
         submitted_at=datetime.now(UTC),
         deadlines=deadlines(state),
     )
-    return await temporal_ops.submit(state.temporal, inp, state.settings.task_queue)
+    try:
+        return await temporal_ops.submit(
+            state.temporal, inp, state.settings.task_queue, state.settings.submission_wait_seconds
+        )
+    except temporal_ops.StillProcessing:
+        # A bank's HTTP client should not hang while the procurement or its own credit system
+        # is slow: the process keeps going, and the answer is one retry away.
+        raise Problem(
+            ErrorCode.UPSTREAM_UNAVAILABLE,
+            f"application {application_id} is still being verified and handed to the bank's review "
+            "(an external system is slow or down; the platform keeps retrying). Retry this request "
+            "with the same Idempotency-Key to receive its answer, or GET /v1/applications/"
+            f"{application_id}.",
+            headers={"Retry-After": "5"},
+        ) from None
 
 
 @router.post("/v1/applications", status_code=201, response_model=ApplicationView)

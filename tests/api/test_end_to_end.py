@@ -62,7 +62,7 @@ async def stack(
                         break
                     await asyncio.sleep(0.05)
                 async with httpx.AsyncClient(base_url=api_url, timeout=30) as http:
-                    yield {"http": http, "sims": sims, "keys": keys}
+                    yield {"http": http, "sims": sims, "keys": keys, "settings": settings}
         finally:
             server.should_exit = True
             await serving

@@ -1,0 +1,51 @@
+"""POST /v1/applications answers within a bounded time even when the bank's credit system is
+down: 503 `upstream_unavailable` with Retry-After, the process carries on, and a retry with the
+same Idempotency-Key gets the 201 of the same application once the bank answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.api.test_end_to_end import stack  # noqa: F401  (the module's own running platform)
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_a_slow_bank_gets_a_503_then_the_same_application_on_retry(stack: dict[str, Any]) -> None:  # noqa: F811
+    http: httpx.AsyncClient = stack["http"]
+    settings = stack["settings"]
+    contract = await stack["sims"].new_contract()
+    bank = {"Authorization": f"Bearer {stack['keys']['banks']['ICBC']}", "Idempotency-Key": "slow-bank-1"}
+    request = {
+        "contract_no": contract.contract_no,
+        "supplier_credit_code": contract.supplier.credit_code,
+        "product_code": "STD",
+        "requested_amount": "500000.00",
+        "collection_account": {"account_no": "6222020000000061", "account_name": "无锡某某科技有限公司"},
+    }
+    waited = settings.submission_wait_seconds
+    settings.submission_wait_seconds = 1.0  # the app reads its settings per request
+    try:
+        async with stack["sims"].faults("bank", outage=True):
+            slow = await http.post("/v1/applications", json=request, headers=bank)
+            assert slow.status_code == 503, slow.text
+            assert slow.headers["content-type"].startswith("application/problem+json")
+            assert slow.json()["code"] == "upstream_unavailable"
+            assert slow.headers["Retry-After"] == "5"
+            assert "same Idempotency-Key" in slow.json()["detail"]
+            # still down: a retry is told the same, and no second application appears
+            again = await http.post("/v1/applications", json=request, headers=bank)
+            assert again.status_code == 503, again.text
+        settings.submission_wait_seconds = waited
+        answered = await http.post("/v1/applications", json=request, headers=bank)
+        assert answered.status_code == 201, answered.text
+        assert answered.json()["stage"] == "bank_review"
+        app_id = answered.json()["application_id"]
+        assert app_id in slow.json()["detail"]
+        listed = await http.get(f"/v1/applications?contract_no={contract.contract_no}", headers=bank)
+        assert [item["application_id"] for item in listed.json()["items"]] == [app_id]
+    finally:
+        settings.submission_wait_seconds = waited
