@@ -40,7 +40,8 @@ def run() -> None:
             console.print(f"  API docs      {document['api']}/docs")
         console.print(f"  Temporal UI   {document['temporal_ui']}")
         if "codec_login" in document:
-            console.print(f"  UI decoding   {document['codec_login']} (sign in with the ops key; a session lasts 8 hours)")
+            login = document["codec_login"]
+            console.print(f"  UI decoding   {login} (sign in with the ops key; a session lasts 8 hours)")
         for name, url in document["simulators"].items():
             console.print(f"  {name:<13} {url}")
         metrics = [f"{url} ({name})" for name, url in (document.get("metrics") or {}).items() if url]
