@@ -84,21 +84,29 @@ def new_session(settings: Settings, who: Principal, now: float | None = None) ->
     return issue(session_secret(settings), who.principal_id, expires_at), expires_at
 
 
-def set_cookie(response: Response, settings: Settings, token: str) -> None:
+def public_base(request: Request) -> str:
+    """This API's address as the browser sees it: behind a TLS proxy or docker-compose's port
+    mapping that is not `ZCD_API_URL` (which is the address inside the deployment)."""
+    scheme = request.headers.get("x-forwarded-proto", request.url.scheme).split(",")[0].strip()
+    host = request.headers.get("x-forwarded-host", request.headers.get("host", request.url.netloc))
+    return f"{scheme}://{host.split(',')[0].strip()}"
+
+
+def set_cookie(response: Response, request: Request, token: str) -> None:
     response.set_cookie(
         COOKIE,
         token,
         max_age=int(SESSION_LIFETIME.total_seconds()),
         path=COOKIE_PATH,
-        secure=settings.api_url.startswith("https://"),
+        secure=public_base(request).startswith("https://"),
         httponly=True,
         samesite="strict",
     )
 
 
-def clear_cookie(response: Response, settings: Settings) -> None:
+def clear_cookie(response: Response, request: Request) -> None:
     response.delete_cookie(
-        COOKIE, path=COOKIE_PATH, secure=settings.api_url.startswith("https://"), httponly=True, samesite="strict"
+        COOKIE, path=COOKIE_PATH, secure=public_base(request).startswith("https://"), httponly=True, samesite="strict"
     )
 
 

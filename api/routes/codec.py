@@ -37,7 +37,8 @@ class CodecPayload(BaseModel):
 
 
 class CodecPayloads(BaseModel):
-    payloads: list[CodecPayload]
+    # the Temporal CLI (--codec-endpoint) posts `{}` when it has nothing to encode
+    payloads: list[CodecPayload] = Field(default_factory=list)
 
 
 def _to_temporal(body: CodecPayloads) -> list[Payload]:
@@ -105,19 +106,19 @@ async def _open_session(state: State, who: Principal, via: str) -> tuple[CodecSe
 
 
 @router.post("/session", status_code=200)
-async def open_session(who: OpsPrincipal, state: State, response: Response) -> CodecSession:
+async def open_session(who: OpsPrincipal, state: State, request: Request, response: Response) -> CodecSession:
     """Open a codec session for the calling ops key: sets the HttpOnly session cookie that
     `/codec/encode` and `/codec/decode` accept from the Temporal UI (audited)."""
     session, token = await _open_session(state, who, "bearer")
-    codec_session.set_cookie(response, state.settings, token)
+    codec_session.set_cookie(response, request, token)
     return session
 
 
 @router.delete("/session", status_code=204, responses={204: {"description": "signed out (the cookie is cleared)"}})
-async def close_session(state: State) -> Response:
+async def close_session(request: Request) -> Response:
     """Sign out: clears the codec session cookie of this browser."""
     response = Response(status_code=204)
-    codec_session.clear_cookie(response, state.settings)
+    codec_session.clear_cookie(response, request)
     return response
 
 
@@ -129,7 +130,7 @@ input{{width:100%;padding:.4rem;font-family:monospace}}code{{background:#eee;pad
 
 
 def _setup_steps(state: State, request: Request) -> str:
-    endpoint = html.escape(f"{state.settings.api_url}/codec")
+    endpoint = html.escape(f"{codec_session.public_base(request)}/codec")
     ui = html.escape(state.settings.codec_cors_origin)
     if request.headers.get("x-forwarded-host"):
         # reached through `zcd run`'s UI proxy (worker/ui_proxy.py): the cookie is on the UI's origin
@@ -197,5 +198,5 @@ async def login(request: Request, state: State) -> HTMLResponse:
         f"{html.escape(session.expires_at.isoformat())}.</p>{_setup_steps(state, request)}"
     )
     page = HTMLResponse(_PAGE.format(body=body))
-    codec_session.set_cookie(page, state.settings, token)
+    codec_session.set_cookie(page, request, token)
     return page

@@ -199,3 +199,32 @@ async def test_cors_lets_the_ui_send_its_cookie_and_no_one_else(
     answer = await codec_api.post("/codec/decode", json=await _stored(), headers={"Origin": ui})
     assert answer.headers["access-control-allow-origin"] == ui
     assert answer.headers["access-control-allow-credentials"] == "true"
+
+
+async def test_the_temporal_cli_empty_request_is_answered(
+    codec_api: httpx.AsyncClient, credentials: dict[str, Any]
+) -> None:
+    # `temporal ... --codec-endpoint` posts `{}` when a call has no payloads to encode
+    for path in ("/codec/encode", "/codec/decode"):
+        answer = await codec_api.post(path, json={}, headers={**_ops(credentials), "X-Namespace": "default"})
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == {"payloads": []}
+
+
+async def test_the_sign_in_page_speaks_of_the_address_the_browser_used(
+    codec_api: httpx.AsyncClient, credentials: dict[str, Any]
+) -> None:
+    # behind docker-compose's port mapping and a TLS proxy: not ZCD_API_URL (http://api:8000 inside)
+    outside = {"Host": "zcd.finance.example", "X-Forwarded-Proto": "https"}
+    page = await codec_api.get("/codec/login", headers=outside)
+    assert "https://zcd.finance.example/codec" in page.text
+    signed_in = await codec_api.post(
+        "/codec/login",
+        content=f"ops_key={credentials['ops']}".encode(),
+        headers={**outside, "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert signed_in.status_code == 200, signed_in.text
+    cookie = signed_in.headers["set-cookie"].lower()
+    assert "secure" in cookie and "httponly" in cookie and "samesite=strict" in cookie
+    plain = await codec_api.post("/codec/session", headers=_ops(credentials))
+    assert "secure" not in plain.headers["set-cookie"].lower()  # plain http: a Secure cookie would never be sent
