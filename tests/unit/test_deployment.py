@@ -106,3 +106,10 @@ def test_secrets_and_keys_must_be_given_not_defaulted() -> None:
     env = _services()["api"]["environment"]
     for name in ("ZCD_TREASURY_SECRET", "ZCD_PROCUREMENT_SECRET", "ZCD_CODEC_KEYS"):
         assert str(env[name]).startswith(f"${{{name}:?"), f"{name} = {env[name]!r} has a default"
+
+
+def test_long_running_services_have_healthchecks() -> None:
+    services = _services()
+    for name in ("temporal-db", "temporal", "temporal-ui", "app-db", "api", "worker", "simulators"):
+        assert "healthcheck" in services[name], f"{name} has no healthcheck"
+        assert services[name].get("restart") == "unless-stopped", f"{name} is not restarted"
