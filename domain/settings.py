@@ -10,6 +10,12 @@ from pathlib import Path
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Public development values of the callback secrets: fine for tests and local tools, never
+# for an API others can reach (see `public_default_secrets`).
+DEV_TREASURY_SECRET = "dev-treasury-secret"
+DEV_PROCUREMENT_SECRET = "dev-procurement-secret"
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ZCD_", extra="ignore")
@@ -21,6 +27,9 @@ class Settings(BaseSettings):
     temporal_tls: bool = False
     temporal_tls_cert: Path | None = None
     temporal_tls_key: Path | None = None
+    temporal_tls_ca: Path | None = None  # the server's root CA (a self-hosted cluster with a private CA)
+    temporal_tls_server_name: str | None = None  # the name the server certificate is verified against (and SNI)
+    temporal_api_key: str | None = None  # Temporal Cloud API-key auth; turns TLS on
     temporal_ui_port: int = 8233  # the UI ops open: in `zcd run`, a proxy that also serves /codec
     temporal_ui_backend_port: int = 8234  # `zcd run`: the dev server's own UI, behind that proxy
     # the worker's Temporal SDK metrics (Prometheus text at http://<host>:<port>/metrics); 0 turns them off
@@ -54,9 +63,10 @@ class Settings(BaseSettings):
     treasury_port: int = 8103
     http_timeout_seconds: float = 10.0
 
-    # shared secrets of the signed callbacks (the local stack generates them into .zcd/)
-    treasury_secret: str = "dev-treasury-secret"
-    procurement_secret: str = "dev-procurement-secret"
+    # shared secrets of the signed callbacks (the local stack generates them into .zcd/).
+    # The defaults are public development values: `zcd api` refuses them on a non-loopback host.
+    treasury_secret: str = DEV_TREASURY_SECRET
+    procurement_secret: str = DEV_PROCUREMENT_SECRET
     signature_tolerance_seconds: int = 300
 
     # payload encryption: "kid:base64key,kid2:base64key"; the first is used to encrypt
@@ -73,6 +83,18 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".zcd")
     log_format: str = "auto"  # json | console | auto (console on a terminal)
     log_level: str = "INFO"
+
+
+def public_default_secrets(settings: Settings) -> list[str]:
+    """The environment names of the callback secrets still at their public development
+    value when the API is bound beyond loopback (empty when it is safe to serve)."""
+    if settings.api_host.strip("[]").lower() in LOOPBACK_HOSTS:
+        return []
+    defaults = {
+        "ZCD_TREASURY_SECRET": (settings.treasury_secret, DEV_TREASURY_SECRET),
+        "ZCD_PROCUREMENT_SECRET": (settings.procurement_secret, DEV_PROCUREMENT_SECRET),
+    }
+    return [name for name, (value, public) in defaults.items() if value == public]
 
 
 @lru_cache

@@ -60,18 +60,31 @@ def metrics_url(settings: Settings) -> str | None:
     return f"http://{settings.worker_metrics_host}:{settings.worker_metrics_port}/metrics"
 
 
+def tls_config(settings: Settings) -> TLSConfig | bool:
+    """How `connect` speaks TLS: off unless `temporal_tls` or an API key asks for it; then the
+    client cert/key (mTLS), the server's root CA (a private CA; otherwise the system roots)
+    and the server name to verify (and send as SNI) when it differs from the address's host."""
+    if not (settings.temporal_tls or settings.temporal_api_key):
+        return False
+
+    def read(path: Path | None) -> bytes | None:
+        return path.read_bytes() if path else None
+
+    return TLSConfig(
+        server_root_ca_cert=read(settings.temporal_tls_ca),
+        domain=settings.temporal_tls_server_name or None,
+        client_cert=read(settings.temporal_tls_cert),
+        client_private_key=read(settings.temporal_tls_key),
+    )
+
+
 async def connect(settings: Settings, *, runtime: Runtime | None = None) -> Client:
-    tls: TLSConfig | bool = False
-    if settings.temporal_tls:
-        tls = TLSConfig(
-            client_cert=settings.temporal_tls_cert.read_bytes() if settings.temporal_tls_cert else None,
-            client_private_key=settings.temporal_tls_key.read_bytes() if settings.temporal_tls_key else None,
-        )
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
+        api_key=settings.temporal_api_key or None,
         data_converter=data_converter(payload_codec(settings)),
-        tls=tls,
+        tls=tls_config(settings),
         runtime=runtime,
     )
 

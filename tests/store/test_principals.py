@@ -3,8 +3,20 @@ from __future__ import annotations
 import hashlib
 
 import asyncpg
+import pytest
 
-from store.principals import authenticate, ensure_credentials, generate_credentials, revoke_key
+from store.principals import (
+    PrincipalRecord,
+    UnknownBank,
+    active_principal,
+    authenticate,
+    ensure_credentials,
+    generate_credentials,
+    issue_key,
+    list_principals,
+    revoke_key,
+    revoke_principal,
+)
 from store.seed import WUXI_BANKS
 
 
@@ -46,3 +58,33 @@ async def test_several_ops_keys_and_revocation(db_pool: asyncpg.Pool) -> None:
     assert not await revoke_key(db_pool, first)
     assert await authenticate(db_pool, first) is None
     assert await authenticate(db_pool, second) is not None
+
+
+async def test_issue_list_and_revoke_by_principal(db_pool: asyncpg.Pool) -> None:
+    bank, bank_key = await issue_key(db_pool, "bank", bank_code="ICBC")
+    ops, ops_key = await issue_key(db_pool, "ops", label="night-shift")
+    assert bank.bank_code == "ICBC" and bank.label == "ICBC key" and ops.name == "ops:night-shift"
+    assert await authenticate(db_pool, bank_key) == bank
+    assert await authenticate(db_pool, ops_key) == ops
+
+    listed = {record.principal_id: record for record in await list_principals(db_pool)}
+    assert listed[bank.principal_id].bank_code == "ICBC" and listed[bank.principal_id].revoked_at is None
+    assert "key_hash" not in PrincipalRecord.model_fields
+
+    assert await revoke_principal(db_pool, ops.principal_id) == ops
+    assert await revoke_principal(db_pool, ops.principal_id) is None  # already revoked
+    assert await revoke_principal(db_pool, 10**12) is None  # no such principal
+    assert await authenticate(db_pool, ops_key) is None
+    assert await active_principal(db_pool, ops.principal_id) is None  # codec sessions end with it
+    assert await authenticate(db_pool, bank_key) == bank
+    revoked = {record.principal_id: record for record in await list_principals(db_pool)}[ops.principal_id]
+    assert revoked.revoked_at is not None
+
+
+async def test_issue_refuses_an_unknown_bank(db_pool: asyncpg.Pool) -> None:
+    before = await db_pool.fetchval("SELECT count(*) FROM api_principals WHERE bank_code = 'ICBC'")
+    with pytest.raises(UnknownBank):
+        await issue_key(db_pool, "bank", bank_code="NOPE")
+    with pytest.raises(ValueError):
+        await issue_key(db_pool, "ops", bank_code="ICBC")
+    assert await db_pool.fetchval("SELECT count(*) FROM api_principals WHERE bank_code = 'ICBC'") == before
