@@ -94,7 +94,8 @@ def case_details(inp: FinancingInput) -> str:
         f"requested {request.requested_amount:,.2f}\n\n"
         "Where it stands and what it waits for: *Current details*. Money, timeline and attention "
         f"reasons: `GET /v1/applications/{inp.application_id}` (ops key). "
-        "Ops fixes: `POST /v1/ops/applications/{id}/resend-to-bank | extend-deadline | cancel | account-lock`."
+        "Ops fixes: `POST /v1/ops/applications/{id}/resend-to-bank | extend-deadline | cancel | account-lock | "
+        "acknowledge`."
     )
 
 

@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from domain.credit_code import credit_code_problem
 from domain.credit_profile import CreditProfile
@@ -116,7 +117,7 @@ class Withdrawal(ExternalInput):
 class OfflineLockAnswer(ExternalInput):
     decision: Literal["confirmed", "refused"]
     note: str | None = Field(default=None, max_length=1000)
-    recorded_by: str | None = None
+    recorded_by: SkipJsonSchema[str | None] = None  # set by the server: the operator
 
 
 class AccountChangeEvent(ExternalInput):
@@ -169,17 +170,66 @@ class DeadlineExtension(BaseModel):
 
     days: int = Field(ge=1, le=90)
     note: str | None = Field(default=None, max_length=1000)
-    recorded_by: str | None = None
+    recorded_by: SkipJsonSchema[str | None] = None  # set by the server: the operator
 
 
 class OpsCancellation(BaseModel):
     reason: str = Field(min_length=1, max_length=500)
-    recorded_by: str | None = None
+    recorded_by: SkipJsonSchema[str | None] = None  # set by the server: the operator
 
 
 class ResendToBank(BaseModel):
     note: str | None = Field(default=None, max_length=1000)
-    recorded_by: str | None = None
+    recorded_by: SkipJsonSchema[str | None] = None  # set by the server: the operator
+
+
+class AttentionAcknowledgement(ExternalInput):
+    """Ops: a person has dealt with an attention flag that needs judgement (a misdirected
+    payment, an ignored cancellation request) and says what was done; the flag is removed."""
+
+    reason: str = Field(
+        min_length=1,
+        max_length=200,
+        description="the flag's key, as listed in the application's `attention[].key`",
+        examples=["misdirected:T20270331-0001"],
+    )
+    note: str = Field(
+        min_length=1,
+        max_length=1000,
+        description="what was done about it; kept in the application's timeline",
+        examples=["treasury recalled the payment and paid it again to the locked account"],
+    )
+    recorded_by: SkipJsonSchema[str | None] = None  # set by the server: the operator
+
+
+# ---- attention flags --------------------------------------------------------------------
+
+# How each kind of flag the workflow raises goes away. A flag whose cause an action or an
+# outside event removes is cleared by it; only flags that need a person's judgement (the
+# process itself can do nothing about them) are acknowledged by ops.
+ATTENTION_FIXES: dict[str, str] = {
+    "deadline": (
+        "clears itself when the awaited answer arrives; ops: extend-deadline (or resend-to-bank in "
+        "bank_review, account-lock in account_lock, or cancel)"
+    ),
+    "disbursement": "clears itself once the bank confirms the payout (the call is retried until it answers)",
+    "overdue": "clears itself when the loan is repaid in full or the bank writes it off",
+    "cancel": "ops: acknowledge, once the requester was told a disbursed loan cannot be cancelled",
+    "misdirected": (
+        "ops: acknowledge, once the payment was sorted out with the purchaser and the treasury "
+        "(e.g. recalled and paid again to the locked account)"
+    ),
+}
+ACKNOWLEDGEABLE_KINDS = frozenset({"cancel", "misdirected"})
+
+
+def attention_kind(key: str) -> str:
+    """A flag's kind: its key up to the first colon (`misdirected:<payment_id>` is `misdirected`)."""
+    return key.partition(":")[0]
+
+
+def is_acknowledgeable(key: str) -> bool:
+    return attention_kind(key) in ACKNOWLEDGEABLE_KINDS
 
 
 # ---- the view ---------------------------------------------------------------------------
@@ -189,6 +239,28 @@ class TimelineEntry(BaseModel):
     stage: Stage
     at: datetime
     note: str | None = None
+
+
+class AttentionItem(BaseModel):
+    """One reason the application needs a person: its key (what `acknowledge` takes), its
+    words (as in `attention_reasons`), whether ops may acknowledge it, and how it goes away."""
+
+    key: str
+    reason: str
+    acknowledgeable: bool = False
+    how_to_fix: str | None = None
+
+
+def attention_items(flags: dict[str, str]) -> list[AttentionItem]:
+    return [
+        AttentionItem(
+            key=key,
+            reason=reason,
+            acknowledgeable=is_acknowledgeable(key),
+            how_to_fix=ATTENTION_FIXES.get(attention_kind(key)),
+        )
+        for key, reason in flags.items()
+    ]
 
 
 class ApplicationView(BaseModel):
@@ -228,3 +300,4 @@ class ApplicationView(BaseModel):
     final_reason: str | None = None
     submitted_at: datetime | None = None
     version: int = 0
+    attention: list[AttentionItem] = Field(default_factory=list)  # attention_reasons, with their keys

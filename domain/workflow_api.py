@@ -18,6 +18,7 @@ UPDATE_WRITE_OFF = "write_off"
 UPDATE_EXTEND_DEADLINE = "extend_deadline"
 UPDATE_RESEND_TO_BANK = "resend_to_bank"
 UPDATE_CANCEL = "cancel"
+UPDATE_ACKNOWLEDGE = "acknowledge"  # ops: a flag that needs judgement was dealt with
 # signals (deduplicated by their business ids)
 SIGNAL_ACCOUNT_CHANGE = "account_change"
 SIGNAL_TREASURY_PAYMENT = "treasury_payment"

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 import asyncpg
 from pydantic import BaseModel
 
-from domain.application import ApplicationView
+from domain.application import ApplicationView, AttentionItem
 from domain.stages import ACTIVE_STAGES, PAYMENT_ACCEPTING_STAGES, Stage
 from store.cursors import clamp_limit, decode_cursor, encode_cursor
 
@@ -46,6 +46,9 @@ class StuckApplication(BaseModel):
     deadline: datetime | None
     needs_attention: bool
     reasons: list[str]
+    # the workflow's flags with their keys (what `POST .../acknowledge` takes) — an addition;
+    # a passed stage deadline is in `reasons` only: it is not a flag (extend-deadline fixes it)
+    attention: list[AttentionItem] = []
 
 
 def _stage_since(view: ApplicationView, fallback: datetime) -> datetime:
@@ -192,7 +195,7 @@ class ApplicationRepository:
         rows = await self._pool.fetch(
             f"""
             SELECT application_id, contract_no, bank_code, district, stage, stage_since, submitted_at,
-                   stage_deadline, needs_attention, attention_reasons
+                   stage_deadline, needs_attention, attention_reasons, view->'attention' AS attention
               FROM applications
              WHERE {STUCK_CONDITION}
              ORDER BY coalesce(stage_since, submitted_at), application_id
@@ -221,6 +224,7 @@ class ApplicationRepository:
                     deadline=deadline,
                     needs_attention=row["needs_attention"],
                     reasons=reasons,
+                    attention=[AttentionItem.model_validate(item) for item in row["attention"] or []],
                 )
             )
         return stuck

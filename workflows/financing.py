@@ -33,8 +33,10 @@ with workflow.unsafe.imports_passed_through():
     from domain import steps
     from domain import workflow_api as names
     from domain.application import (
+        ATTENTION_FIXES,
         AccountChangeEvent,
         ApplicationView,
+        AttentionAcknowledgement,
         DeadlineExtension,
         Decision,
         FinancingInput,
@@ -47,7 +49,10 @@ with workflow.unsafe.imports_passed_through():
         TreasuryPayment,
         Withdrawal,
         WriteOff,
+        attention_items,
+        attention_kind,
         business_date,
+        is_acknowledgeable,
         start_of_business_day,
     )
     from domain.contracts import ContractStatus
@@ -641,8 +646,9 @@ class FinancingWorkflow:
 
     async def _end_interrupted(self) -> None:
         if self._cancellation is not None:
-            by = self._cancellation.recorded_by or "operations"
-            await self._end(Stage.FAILED, f"cancelled by {by}: {self._cancellation.reason}")
+            await self._end(
+                Stage.FAILED, f"cancelled by {_operator(self._cancellation.recorded_by)}: {self._cancellation.reason}"
+            )
         reason = (self._withdrawal.reason if self._withdrawal else None) or "withdrawn by the bank"
         await self._end(Stage.WITHDRAWN, reason)
 
@@ -875,6 +881,7 @@ class FinancingWorkflow:
             final_reason=self._final_reason,
             submitted_at=inp.submitted_at,
             version=self._version,
+            attention=attention_items(self._attention),
         )
 
     @workflow.query(name=names.QUERY_VIEW)
@@ -1017,6 +1024,30 @@ class FinancingWorkflow:
         if self._decision is not None or self._resend_requested:
             raise _invalid_state("the bank has decided, or a resend is already under way")
 
+    @workflow.update(name=names.UPDATE_ACKNOWLEDGE)
+    async def acknowledge(self, ack: AttentionAcknowledgement) -> ApplicationView:
+        """Ops dealt with a flag that needs judgement: remove it, keep their note in the
+        timeline, and tell the UI (search attributes) and the read model at once."""
+        reason = self._attention.pop(ack.reason, None)
+        if reason is not None:
+            note = f"{ack.reason} acknowledged by {_operator(ack.recorded_by)}: {ack.note}"
+            self._timeline.append(TimelineEntry(stage=self._stage, at=workflow.now(), note=note))
+            self._version += 1
+            self._describe()
+            await self._record("acknowledged")
+        return self._view()
+
+    @acknowledge.validator
+    def _validate_acknowledgement(self, ack: AttentionAcknowledgement) -> None:
+        if self._closed:
+            raise _invalid_state("the application has ended; it takes no more changes")
+        if ack.reason not in self._attention:
+            flagged = ", ".join(self._attention) or "none"
+            raise _invalid_state(f"no attention flag {ack.reason!r} on this application (flagged now: {flagged})")
+        if not is_acknowledgeable(ack.reason):
+            fix = ATTENTION_FIXES.get(attention_kind(ack.reason), "it clears when its cause goes away")
+            raise _invalid_state(f"the {ack.reason!r} flag cannot be acknowledged: {fix}")
+
     def _moved_on_from(self, stage: Stage) -> bool:
         """Left `stage`, and if into a final stage, finished undoing: an update answers with
         the application as it will stay."""
@@ -1087,6 +1118,13 @@ def _refusal_of(err: ActivityError | ApplicationError, fallback: str) -> Busines
         except ValueError:
             pass
     return BusinessRefusal(ErrorCode.UPSTREAM_UNAVAILABLE, f"{fallback}: {cause or err}")
+
+
+def _operator(recorded_by: str | None) -> str:
+    """How a reason names the operator: the API stamps "ops:<label>" — "ops" for the platform's
+    own key, "ops (alice)" for a named one."""
+    label = (recorded_by or "").removeprefix("ops:")
+    return "ops" if label in ("", "ops") else f"ops ({label})"
 
 
 def _invalid_state(message: str) -> ApplicationError:

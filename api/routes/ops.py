@@ -20,7 +20,20 @@ from store.cursors import InvalidCursor
 router = APIRouter(tags=["operations"], responses=problem_responses(401, 403, 404, 409, 422))
 
 
-@router.post("/v1/ops/applications/{application_id}/account-lock", response_model=ApplicationView)
+@router.post(
+    "/v1/ops/applications/{application_id}/account-lock",
+    response_model=ApplicationView,
+    summary="Record the purchaser's answer given offline",
+    description=(
+        "For a purchaser not yet online: records the answer to the payee-account change that the "
+        "purchaser gave by phone or letter (`confirmed` or `refused`, with a note), in the "
+        "procurement system too. Confirmed: the locked account is registered with the treasury and "
+        "the loan is disbursed; refused: `failed`, every step undone. Answers once the application "
+        "has left `account_lock`. Only in `account_lock`, once: **409** `invalid_state` otherwise "
+        "(or when the application has ended); **422** `validation_error` for a malformed body; "
+        "**404** `not_found`; **403** `forbidden` for a bank key."
+    ),
+)
 async def offline_lock_answer(application_id: str, body: OfflineLockAnswer, who: OpsPrincipal, state: State) -> Any:
     await visible_view(state, who, application_id)
     answer = body.model_copy(update={"recorded_by": who.name})
@@ -46,7 +59,16 @@ async def kept_payments(
     return {"items": [p.model_dump(mode="json") for p in items], "next_cursor": next_cursor}
 
 
-@router.get("/v1/ops/stuck")
+@router.get(
+    "/v1/ops/stuck",
+    summary="Active applications that need a person",
+    description=(
+        "Active applications flagged `needs_attention` or past their stage's deadline, longest "
+        "waiting first, each with stage, since, bank, district and `reasons` (API.md), plus "
+        "`attention`: the workflow's flags with their keys, whether ops may acknowledge each "
+        "(`POST /v1/ops/applications/{id}/acknowledge`) and how it is fixed otherwise."
+    ),
+)
 async def stuck(who: OpsPrincipal, state: State) -> Any:
     items = await state.repos.applications.stuck(datetime.now(UTC))
     return {"items": [s.model_dump(mode="json") for s in items], "next_cursor": None}

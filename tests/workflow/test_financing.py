@@ -21,6 +21,7 @@ from domain import workflow_api as names
 from domain.application import (
     AccountChangeEvent,
     ApplicationView,
+    AttentionAcknowledgement,
     DeadlineExtension,
     Deadlines,
     Decision,
@@ -45,6 +46,7 @@ from tests.workflow.harness import (
     contract,
     new_worker,
 )
+from workflows import search_attributes as sa
 
 D = Decimal
 APPROVE = Decision(decision="approve", approved_amount=D("700000.00"), annual_rate=D("0.0385"), term_days=180)
@@ -202,6 +204,86 @@ async def test_misdirected_payment_is_not_credited_and_flags(h: Harness) -> None
     assert any("another account" in r for r in flagged.attention_reasons)
     recorded = await _eventually_recorded(h, flagged)
     assert recorded.needs_attention
+
+
+WORKFLOW_TASK_EVENTS = {
+    EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+}
+
+
+async def _needs_attention_attribute(handle) -> bool | None:
+    return (await handle.describe()).typed_search_attributes.get(sa.NEEDS_ATTENTION)
+
+
+async def _refused_without_trace(h: Harness, handle, ack: AttentionAcknowledgement) -> str:
+    """The acknowledgement is refused (invalid_state) and leaves no trace in history: the
+    workflow task that ran the validator, and nothing else (no update accepted, no command)."""
+    before = await _history_event_types(handle)
+    with pytest.raises(WorkflowUpdateFailedError) as err:
+        await h.update(handle, names.UPDATE_ACKNOWLEDGE, ack, ApplicationView)
+    assert isinstance(err.value.cause, ApplicationError) and err.value.cause.type == "invalid_state"
+    after = await _history_event_types(handle)
+    assert after[: len(before)] == before
+    assert set(after[len(before) :]) <= WORKFLOW_TASK_EVENTS, after[len(before) :]
+    return err.value.cause.message
+
+
+async def test_misdirected_payment_acknowledged_by_ops(h: Harness) -> None:
+    no, handle, view = await approved_and_locked(h)
+    misdirected = _payment(no, "5000.00", view.disbursed_on, payment_id="T-MIS-0001", account="9999000011112222")
+    await h.signal(handle, names.SIGNAL_TREASURY_PAYMENT, misdirected)
+    flagged = await h.until(handle, lambda v: v.needs_attention)
+    [item] = flagged.attention
+    assert item.key == "misdirected:T-MIS-0001" and item.acknowledgeable
+    assert item.reason == flagged.attention_reasons[0] and "acknowledge" in (item.how_to_fix or "")
+    assert (await _eventually_recorded(h, flagged)).attention == flagged.attention
+    assert await _needs_attention_attribute(handle) is True
+
+    unknown = AttentionAcknowledgement(reason="misdirected:T-NOPE", note="x", recorded_by="ops:ops")
+    assert "misdirected:T-MIS-0001" in await _refused_without_trace(h, handle, unknown)
+    assert (await h.view(handle)).needs_attention
+
+    ack = AttentionAcknowledgement(reason=item.key, note="treasury recalled the payment", recorded_by="ops:alice")
+    cleared = await h.update(handle, names.UPDATE_ACKNOWLEDGE, ack, ApplicationView)
+    assert not cleared.needs_attention and cleared.attention == [] and cleared.attention_reasons == []
+    assert cleared.stage == Stage.REPAYING and cleared.principal_repaid == D("0.00")
+    assert cleared.timeline[-1].stage == Stage.REPAYING
+    note = cleared.timeline[-1].note
+    assert note == "misdirected:T-MIS-0001 acknowledged by ops (alice): treasury recalled the payment"
+    recorded = h.fakes.views[cleared.application_id]  # written before the update answered
+    assert recorded.version == cleared.version and not recorded.needs_attention
+    assert await _needs_attention_attribute(handle) is False
+    await _refused_without_trace(h, handle, ack)  # already acknowledged
+
+    # the loan carries on as before: repaid, settled
+    await h.signal(handle, names.SIGNAL_TREASURY_PAYMENT, _payment(no, "1000000.00", view.disbursed_on))
+    assert (await handle.result()).stage == Stage.SETTLED
+
+
+async def test_acknowledging_a_flag_its_cause_clears_is_refused(h: Harness) -> None:
+    no = new_contract(h)
+    handle, _ = await h.submit(application_request(no))
+    await h.env.sleep(timedelta(days=8))
+    flagged = await h.until(handle, lambda v: v.needs_attention)
+    [item] = flagged.attention
+    assert item.key == "deadline" and not item.acknowledgeable and "extend-deadline" in (item.how_to_fix or "")
+    message = await _refused_without_trace(
+        h, handle, AttentionAcknowledgement(reason="deadline", note="looked at it", recorded_by="ops:ops")
+    )
+    assert "extend-deadline" in message
+    assert (await h.view(handle)).attention == flagged.attention
+
+
+async def test_ignored_cancellation_of_a_live_loan_is_acknowledged(h: Harness) -> None:
+    _no, handle, _ = await approved_and_locked(h)
+    await handle.cancel()
+    flagged = await h.until(handle, lambda v: v.needs_attention)
+    assert [(i.key, i.acknowledgeable) for i in flagged.attention] == [("cancel", True)]
+    ack = AttentionAcknowledgement(reason="cancel", note="told the requester", recorded_by="ops:ops")
+    cleared = await h.update(handle, names.UPDATE_ACKNOWLEDGE, ack, ApplicationView)
+    assert not cleared.needs_attention and cleared.stage == Stage.REPAYING
 
 
 async def _eventually_recorded(h: Harness, view: ApplicationView) -> ApplicationView:
@@ -454,9 +536,9 @@ async def test_ops_cancel_compensates(h: Harness) -> None:
     no = new_contract(h)
     handle, _ = await h.submit(application_request(no))
     view = await h.update(
-        handle, names.UPDATE_CANCEL, OpsCancellation(reason="duplicate", recorded_by="ops"), ApplicationView
+        handle, names.UPDATE_CANCEL, OpsCancellation(reason="duplicate", recorded_by="ops:ops"), ApplicationView
     )
-    assert view.stage == Stage.FAILED and "cancelled by ops" in (view.final_reason or "")
+    assert view.stage == Stage.FAILED and view.final_reason == "cancelled by ops: duplicate"
     assert no not in h.fakes.registry
 
 
