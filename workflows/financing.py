@@ -821,10 +821,20 @@ class FinancingWorkflow:
         """What the process waits for and until when, for the Temporal UI."""
         if self._previewing:
             return
-        lines = [f"**{self._stage}** since {self._stage_since:%Y-%m-%d %H:%M} UTC"]
+        request = self._inp.request
+        where = " · ".join(
+            part for part in (self._inp.bank_code, self._district, f"contract {request.contract_no}") if part
+        )
+        lines = [
+            f"**{self._stage}** since {self._stage_since:%Y-%m-%d %H:%M} UTC",
+            f"{where} · {request.requested_amount:,.2f} requested",
+        ]
         if self._waiting_for:
-            until = f" — until {self._expiry_at:%Y-%m-%d %H:%M} UTC" if self._expiry_at else ""
-            lines.append(f"Waiting for {self._waiting_for}{until}.")
+            lines.append(f"Waiting for {self._waiting_for}.")
+            if self._attention_at is not None and "deadline" not in self._attention:
+                lines.append(f"Needs a person after {self._attention_at:%Y-%m-%d %H:%M} UTC.")
+            if self._expiry_at is not None:
+                lines.append(f"Gives up at {self._expiry_at:%Y-%m-%d %H:%M} UTC (then undoes what was done).")
         lines += [f"⚠ {reason}" for reason in self._attention.values()]
         workflow.set_current_details("\n\n".join(lines))
 

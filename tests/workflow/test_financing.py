@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import pytest
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
@@ -162,6 +163,19 @@ async def test_read_model_follows_every_stage(h: Harness) -> None:
     repaying = await h.until_stage(handle, Stage.REPAYING)
     assert h.fakes.views[view.application_id].stage == Stage.REPAYING
     assert h.fakes.views[view.application_id].version == repaying.version
+
+
+async def test_current_details_read_like_a_case_file(h: Harness) -> None:
+    """What the Temporal UI shows under "Current details": stage, bank, district, contract and
+    amount, what it waits for, when it needs a person and when it gives up."""
+    no = new_contract(h)
+    handle, _ = await h.submit(application_request(no))
+    metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
+    details = metadata.current_details
+    assert details.startswith("**bank_review** since ")
+    assert f"ICBC · 梁溪区 · contract {no} · 700,000.00 requested" in details
+    assert "Waiting for " in details
+    assert "Needs a person after " in details and "Gives up at " in details
 
 
 async def test_several_partial_payments(h: Harness) -> None:
