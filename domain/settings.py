@@ -78,6 +78,7 @@ class Settings(BaseSettings):
     review_expiry_days: int = 30
     lock_attention_days: int = 5
     lock_expiry_days: int = 20
+    disbursement_attention_minutes: int = Field(default=30, ge=1)  # payout not confirmed by then: flag it
 
     # local stack
     data_dir: Path = Path(".zcd")

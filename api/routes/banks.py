@@ -48,6 +48,7 @@ def deadlines(state: AppState) -> Deadlines:
         review_expiry_days=s.review_expiry_days,
         lock_attention_days=s.lock_attention_days,
         lock_expiry_days=s.lock_expiry_days,
+        disbursement_attention_minutes=s.disbursement_attention_minutes,
     )
 
 
