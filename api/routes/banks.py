@@ -90,14 +90,22 @@ async def _start(state: AppState, bank_code: str, body: ApplicationRequest, appl
     except temporal_ops.StillProcessing:
         # A bank's HTTP client should not hang while the procurement or its own credit system
         # is slow: the process keeps going, and the answer is one retry away.
-        raise Problem(
-            ErrorCode.UPSTREAM_UNAVAILABLE,
+        raise SubmissionPending(
+            application_id,
             f"application {application_id} is still being verified and handed to the bank's review "
             "(an external system is slow or down; the platform keeps retrying). Retry this request "
             "with the same Idempotency-Key to receive its answer, or GET /v1/applications/"
             f"{application_id}.",
             headers={"Retry-After": "5"},
         ) from None
+
+
+class SubmissionPending(Problem):
+    """503 for a submission still in progress; the application exists and carries on."""
+
+    def __init__(self, application_id: str, detail: str, *, headers: dict[str, str]) -> None:
+        super().__init__(ErrorCode.UPSTREAM_UNAVAILABLE, detail, headers=headers)
+        self.application_id = application_id
 
 
 @router.post("/v1/applications", status_code=201, response_model=ApplicationView)
@@ -112,7 +120,14 @@ async def submit_application(
     assert bank_code is not None
     if idempotency_key is None:
         application_id = uuid.uuid4().hex
-        view = await _start(state, bank_code, body, application_id)
+        try:
+            view = await _start(state, bank_code, body, application_id)
+        except SubmissionPending:
+            # the application exists and carries on: the trail must say who submitted it
+            await record(
+                state, who.name, "application.submitted", application_id, contract_no=body.contract_no, pending=True
+            )
+            raise
         await record(state, who.name, "application.submitted", application_id, contract_no=body.contract_no)
         return JSONResponse(_dump(view), status_code=201)
 

@@ -4,12 +4,15 @@ same Idempotency-Key gets the 201 of the same application once the bank answers.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
-from tests.api.test_end_to_end import stack  # noqa: F401  (the module's own running platform)
+from store.audit import AuditTrail
+from tests.api.test_end_to_end import stack, until  # noqa: F401  (the module's own running platform)
 
 pytestmark = pytest.mark.e2e
 
@@ -49,3 +52,36 @@ async def test_a_slow_bank_gets_a_503_then_the_same_application_on_retry(stack: 
         assert [item["application_id"] for item in listed.json()["items"]] == [app_id]
     finally:
         settings.submission_wait_seconds = waited
+
+
+async def test_a_slow_submission_without_a_key_names_its_application_and_is_audited(
+    stack: dict[str, Any],  # noqa: F811
+    db_pool: asyncpg.Pool,
+) -> None:
+    http: httpx.AsyncClient = stack["http"]
+    settings = stack["settings"]
+    contract = await stack["sims"].new_contract()
+    bank = {"Authorization": f"Bearer {stack['keys']['banks']['ICBC']}"}
+    request = {
+        "contract_no": contract.contract_no,
+        "supplier_credit_code": contract.supplier.credit_code,
+        "product_code": "STD",
+        "requested_amount": "500000.00",
+        "collection_account": {"account_no": "6222020000000062", "account_name": "无锡某某科技有限公司"},
+    }
+    waited = settings.submission_wait_seconds
+    settings.submission_wait_seconds = 1.0
+    try:
+        async with stack["sims"].faults("bank", outage=True):
+            slow = await http.post("/v1/applications", json=request, headers=bank)
+            assert slow.status_code == 503, slow.text
+    finally:
+        settings.submission_wait_seconds = waited
+    found = re.search(r"application (\w+) is still being verified", slow.json()["detail"])
+    assert found is not None, slow.text
+    app_id = found.group(1)
+    # the bank can follow it by that id; once its review system is back the process goes on
+    carried_on = await until(http, f"/v1/applications/{app_id}", bank, "bank_review")
+    assert carried_on["contract_no"] == contract.contract_no
+    trail = await AuditTrail(db_pool).for_application(app_id)
+    assert [(entry.actor, entry.action) for entry in trail][:1] == [("bank:ICBC", "application.submitted")]
