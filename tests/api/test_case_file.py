@@ -12,19 +12,10 @@ import pytest
 from temporalio.client import Client
 
 from domain import workflow_api as names
+from tests.api.lifecycle import application_body
 from tests.api.test_end_to_end import stack  # noqa: F401  (the module's own running platform)
 
 pytestmark = pytest.mark.e2e
-
-
-def _request(contract: Any, account_no: str) -> dict[str, Any]:
-    return {
-        "contract_no": contract.contract_no,
-        "supplier_credit_code": contract.supplier.credit_code,
-        "product_code": "STD",
-        "requested_amount": "500000.00",
-        "collection_account": {"account_no": account_no, "account_name": "无锡某某科技有限公司"},
-    }
 
 
 async def test_the_ui_shows_a_summary_and_details_from_the_start(
@@ -34,7 +25,7 @@ async def test_the_ui_shows_a_summary_and_details_from_the_start(
     http: httpx.AsyncClient = stack["http"]
     contract = await stack["sims"].new_contract()
     bank = {"Authorization": f"Bearer {stack['keys']['banks']['ICBC']}"}
-    answer = await http.post("/v1/applications", json=_request(contract, "6222020000000051"), headers=bank)
+    answer = await http.post("/v1/applications", json=application_body(contract, "6222020000000051"), headers=bank)
     assert answer.status_code == 201, answer.text
     app_id = answer.json()["application_id"]
 
@@ -59,7 +50,7 @@ async def test_a_process_stuck_in_verification_is_found_by_bank_and_contract(
     query = f'{names.SA_CONTRACT} = "{contract.contract_no}" AND {names.SA_BANK} = "ICBC"'
     async with stack["sims"].faults("procurement", outage=True):
         submitting = asyncio.create_task(
-            http.post("/v1/applications", json=_request(contract, "6222020000000052"), headers=bank)
+            http.post("/v1/applications", json=application_body(contract, "6222020000000052"), headers=bank)
         )
         found = []
         for _ in range(100):  # visibility is eventually consistent: poll it, bounded

@@ -7,8 +7,6 @@ set of simulators over the same database would send ids the platform has already
 from __future__ import annotations
 
 import asyncio
-import json
-import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -22,9 +20,9 @@ from temporalio.testing import WorkflowEnvironment
 from api.main import create_app
 from api.routes.banks import keyed_application_id
 from domain.settings import Settings
-from domain.signing import SIGNATURE_HEADER, signature_header
 from store.audit import AuditTrail
 from store.principals import ensure_credentials, generate_credentials
+from tests.api.lifecycle import bank_headers, disbursed, ops_headers, treasury_notice, until
 from tests.fixtures.database import free_port
 from tests.fixtures.simulators import running_simulators
 from worker.main import running_worker
@@ -66,16 +64,6 @@ async def stack(
         finally:
             server.should_exit = True
             await serving
-
-
-async def until(http: httpx.AsyncClient, path: str, headers: dict[str, str], stage: str) -> dict[str, Any]:
-    body: dict[str, Any] = {}
-    for _ in range(300):
-        body = (await http.get(path, headers=headers)).json()
-        if body.get("stage") == stage:
-            return body
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"never reached {stage}: {body}")
 
 
 pytestmark = pytest.mark.e2e
@@ -200,43 +188,24 @@ async def test_refusals_visibility_and_offline_lock(stack: dict[str, Any], db_po
 
 async def test_misdirected_payment_and_supplier_repayments(stack: dict[str, Any]) -> None:
     http: httpx.AsyncClient = stack["http"]
-    sims = stack["sims"]
-    bank = {"Authorization": f"Bearer {stack['keys']['banks']['ICBC']}"}
-    ops = {"Authorization": f"Bearer {stack['keys']['ops']}"}
-    contract = await sims.new_contract()
-    request = {
-        "contract_no": contract.contract_no,
-        "supplier_credit_code": contract.supplier.credit_code,
-        "product_code": "STD",
-        "requested_amount": "500000.00",
-        "collection_account": {"account_no": "6222020000000003", "account_name": "无锡某某科技有限公司"},
-    }
-    submitted = await http.post("/v1/applications", json=request, headers=bank)
-    assert submitted.status_code == 201, submitted.text
-    app_id = submitted.json()["application_id"]
-    decision = {"decision": "approve", "approved_amount": "500000.00", "annual_rate": "0.0400", "term_days": 90}
-    assert (await http.post(f"/v1/applications/{app_id}/decision", json=decision, headers=bank)).status_code == 200
-    path = f"/sim/contracts/{contract.contract_no}/account-change"
-    assert (await sims.hook("procurement", "POST", path, {"decision": "confirmed"})).status_code < 300
-    await until(http, f"/v1/applications/{app_id}", bank, "repaying")
+    bank, ops = bank_headers(stack), ops_headers(stack)
+    app_id, contract = await disbursed(stack, "6222020000000003", "500000.00")
 
     early = await http.post(f"/v1/applications/{app_id}/write-off", json={"reason": "x"}, headers=bank)
     assert early.status_code == 409 and early.json()["code"] == "invalid_state"
 
-    body = json.dumps(
-        {
-            "payment_id": f"T-MIS-{uuid.uuid4().hex[:8]}",
-            "contract_no": contract.contract_no,
-            "payee_account_no": "9999000011112222",
-            "amount": "1000.00",
-            "paid_on": "2026-11-27",
-        }
-    ).encode()
-    headers = {SIGNATURE_HEADER: signature_header(stack["keys"]["treasury_secret"], int(time.time()), body)}
-    answer = await http.post("/v1/treasury/payments", content=body, headers=headers)
+    payment_id = f"T-MIS-{uuid.uuid4().hex[:8]}"
+    notice = {
+        "payment_id": payment_id,
+        "contract_no": contract.contract_no,
+        "payee_account_no": "9999000011112222",
+        "amount": "1000.00",
+        "paid_on": "2026-11-27",
+    }
+    answer = await treasury_notice(stack, notice)
     assert answer.status_code == 202 and answer.json() == {"status": "misdirected"}
     kept = (await http.get("/v1/ops/payments?status=misdirected", headers=ops)).json()["items"]
-    assert json.loads(body)["payment_id"] in {p["payment_id"] for p in kept}
+    assert payment_id in {p["payment_id"] for p in kept}
 
     repayment = {"repayment_id": f"R-{uuid.uuid4().hex[:8]}", "amount": "100000.00", "paid_on": "2026-11-28"}
     first = await http.post(f"/v1/applications/{app_id}/repayments", json=repayment, headers=bank)

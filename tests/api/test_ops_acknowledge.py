@@ -5,8 +5,6 @@ acknowledging it takes the loan off the list."""
 from __future__ import annotations
 
 import asyncio
-import json
-import time
 import uuid
 from typing import Any
 
@@ -14,9 +12,9 @@ import asyncpg
 import httpx
 import pytest
 
-from domain.signing import SIGNATURE_HEADER, signature_header
 from store.audit import AuditTrail
-from tests.api.test_end_to_end import stack, until  # noqa: F401  (the module's own running platform)
+from tests.api.lifecycle import bank_headers, disbursed, ops_headers, treasury_notice
+from tests.api.test_end_to_end import stack  # noqa: F401  (the module's own running platform)
 
 pytestmark = pytest.mark.e2e
 
@@ -34,38 +32,18 @@ async def _stuck_item(http: httpx.AsyncClient, ops: dict[str, str], app_id: str)
 
 async def test_misdirected_payment_listed_then_acknowledged(stack: dict[str, Any], db_pool: asyncpg.Pool) -> None:  # noqa: F811
     http: httpx.AsyncClient = stack["http"]
-    sims = stack["sims"]
-    bank = {"Authorization": f"Bearer {stack['keys']['banks']['ICBC']}"}
-    ops = {"Authorization": f"Bearer {stack['keys']['ops']}"}
-    contract = await sims.new_contract()
-    request = {
-        "contract_no": contract.contract_no,
-        "supplier_credit_code": contract.supplier.credit_code,
-        "product_code": "STD",
-        "requested_amount": "300000.00",
-        "collection_account": {"account_no": "6222020000000041", "account_name": "无锡某某科技有限公司"},
-    }
-    submitted = await http.post("/v1/applications", json=request, headers=bank)
-    assert submitted.status_code == 201, submitted.text
-    app_id = submitted.json()["application_id"]
-    decision = {"decision": "approve", "approved_amount": "300000.00", "annual_rate": "0.0400", "term_days": 90}
-    assert (await http.post(f"/v1/applications/{app_id}/decision", json=decision, headers=bank)).status_code == 200
-    path = f"/sim/contracts/{contract.contract_no}/account-change"
-    assert (await sims.hook("procurement", "POST", path, {"decision": "confirmed"})).status_code < 300
-    await until(http, f"/v1/applications/{app_id}", bank, "repaying")
+    bank, ops = bank_headers(stack), ops_headers(stack)
+    app_id, contract = await disbursed(stack, "6222020000000041", "300000.00")
 
     payment_id = f"T-MIS-{uuid.uuid4().hex[:8]}"
-    body = json.dumps(
-        {
-            "payment_id": payment_id,
-            "contract_no": contract.contract_no,
-            "payee_account_no": "9999000011113333",
-            "amount": "1000.00",
-            "paid_on": "2026-11-27",
-        }
-    ).encode()
-    headers = {SIGNATURE_HEADER: signature_header(stack["keys"]["treasury_secret"], int(time.time()), body)}
-    answer = await http.post("/v1/treasury/payments", content=body, headers=headers)
+    notice = {
+        "payment_id": payment_id,
+        "contract_no": contract.contract_no,
+        "payee_account_no": "9999000011113333",
+        "amount": "1000.00",
+        "paid_on": "2026-11-27",
+    }
+    answer = await treasury_notice(stack, notice)
     assert answer.status_code == 202 and answer.json() == {"status": "misdirected"}
 
     item = await _stuck_item(http, ops, app_id)

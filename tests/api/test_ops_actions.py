@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.api.lifecycle import application_body
 from tests.api.test_end_to_end import stack  # noqa: F401  (the module's own running platform)
 
 pytestmark = pytest.mark.e2e
@@ -15,13 +16,7 @@ pytestmark = pytest.mark.e2e
 async def _submitted(stack: dict[str, Any], account_no: str) -> tuple[str, str]:  # noqa: F811
     http: httpx.AsyncClient = stack["http"]
     contract = await stack["sims"].new_contract()
-    request = {
-        "contract_no": contract.contract_no,
-        "supplier_credit_code": contract.supplier.credit_code,
-        "product_code": "STD",
-        "requested_amount": "500000.00",
-        "collection_account": {"account_no": account_no, "account_name": "无锡某某科技有限公司"},
-    }
+    request = application_body(contract, account_no, "500000.00")
     bank = {"Authorization": f"Bearer {stack['keys']['banks']['ICBC']}"}
     answer = await http.post("/v1/applications", json=request, headers=bank)
     assert answer.status_code == 201, answer.text

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.api.lifecycle import application_body
 from tests.api.test_end_to_end import stack, until  # noqa: F401  (the module's own running platform)
 
 pytestmark = pytest.mark.e2e
@@ -19,13 +20,7 @@ async def test_two_partial_treasury_payments_settle_exactly(stack: dict[str, Any
     sims = stack["sims"]
     bank = {"Authorization": f"Bearer {stack['keys']['banks']['ICBC']}"}
     contract = await sims.new_contract()
-    request = {
-        "contract_no": contract.contract_no,
-        "supplier_credit_code": contract.supplier.credit_code,
-        "product_code": "STD",
-        "requested_amount": "700000.00",
-        "collection_account": {"account_no": "6222020000000041", "account_name": "无锡某某科技有限公司"},
-    }
+    request = application_body(contract, "6222020000000041", "700000.00")
     submitted = await http.post("/v1/applications", json=request, headers=bank)
     assert submitted.status_code == 201, submitted.text
     app_id = submitted.json()["application_id"]

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from store.audit import AuditTrail
+from tests.api.lifecycle import application_body
 from tests.api.test_end_to_end import stack, until  # noqa: F401  (the module's own running platform)
 
 pytestmark = pytest.mark.e2e
@@ -22,13 +23,7 @@ async def test_a_slow_bank_gets_a_503_then_the_same_application_on_retry(stack: 
     settings = stack["settings"]
     contract = await stack["sims"].new_contract()
     bank = {"Authorization": f"Bearer {stack['keys']['banks']['ICBC']}", "Idempotency-Key": "slow-bank-1"}
-    request = {
-        "contract_no": contract.contract_no,
-        "supplier_credit_code": contract.supplier.credit_code,
-        "product_code": "STD",
-        "requested_amount": "500000.00",
-        "collection_account": {"account_no": "6222020000000061", "account_name": "无锡某某科技有限公司"},
-    }
+    request = application_body(contract, "6222020000000061", "500000.00")
     waited = settings.submission_wait_seconds
     settings.submission_wait_seconds = 1.0  # the app reads its settings per request
     try:
@@ -62,13 +57,7 @@ async def test_a_slow_submission_without_a_key_names_its_application_and_is_audi
     settings = stack["settings"]
     contract = await stack["sims"].new_contract()
     bank = {"Authorization": f"Bearer {stack['keys']['banks']['ICBC']}"}
-    request = {
-        "contract_no": contract.contract_no,
-        "supplier_credit_code": contract.supplier.credit_code,
-        "product_code": "STD",
-        "requested_amount": "500000.00",
-        "collection_account": {"account_no": "6222020000000062", "account_name": "无锡某某科技有限公司"},
-    }
+    request = application_body(contract, "6222020000000062", "500000.00")
     waited = settings.submission_wait_seconds
     settings.submission_wait_seconds = 1.0
     try:
