@@ -6,7 +6,6 @@ Settings come from the environment (ZCD_*, DATABASE_URL; see README's configurat
 from __future__ import annotations
 
 import asyncio
-import importlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -105,12 +104,9 @@ def api() -> None:
         )
         raise typer.Exit(1)
     configure_logging(settings)
-    try:
-        module = importlib.import_module("api.main")
-    except ModuleNotFoundError:
-        console.print("[red]the API is not part of this build yet[/]")
-        raise typer.Exit(1) from None
-    asyncio.run(module.serve(settings))
+    from api.main import serve
+
+    asyncio.run(serve(settings))
 
 
 @app.command("ui-proxy")

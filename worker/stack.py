@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
-import importlib.util
 import json
 import os
 import signal
@@ -221,31 +220,28 @@ def _tcp_open(host: str, port: int) -> Any:
     return probe
 
 
-def api_available() -> bool:
-    return importlib.util.find_spec("api.main") is not None
-
-
 async def start(stack: Stack) -> dict[str, Any]:
     """Start every part and return the hand-off document (written to .zcd/dev.json)."""
     settings, root = stack.settings, stack.root
     host = settings.api_host
     temporal_host, _, temporal_port = settings.temporal_address.rpartition(":")
+    temporal_ip = temporal_host or "127.0.0.1"
+    ui_url = f"http://{host}:{settings.temporal_ui_port}"
     sims = settings.simulators_host
     ports = [
-        Port("Temporal", temporal_host or "127.0.0.1", int(temporal_port), "ZCD_TEMPORAL_ADDRESS"),
-        Port("Temporal UI", temporal_host or "127.0.0.1", settings.temporal_ui_port, "ZCD_TEMPORAL_UI_PORT"),
+        Port("Temporal", temporal_ip, int(temporal_port), "ZCD_TEMPORAL_ADDRESS"),
+        Port("Temporal UI", temporal_ip, settings.temporal_ui_port, "ZCD_TEMPORAL_UI_PORT"),
         Port(
             "Temporal UI (dev server, behind the proxy)",
-            temporal_host or "127.0.0.1",
+            temporal_ip,
             settings.temporal_ui_backend_port,
             "ZCD_TEMPORAL_UI_BACKEND_PORT",
         ),
         Port("procurement simulator", sims, settings.procurement_port, "ZCD_PROCUREMENT_PORT and ZCD_PROCUREMENT_URL"),
         Port("bank simulator", sims, settings.bank_port, "ZCD_BANK_PORT and ZCD_BANK_URL"),
         Port("treasury simulator", sims, settings.treasury_port, "ZCD_TREASURY_PORT and ZCD_TREASURY_URL"),
+        Port("API", host, settings.api_port, "ZCD_API_PORT and ZCD_API_URL"),
     ]
-    if api_available():
-        ports.append(Port("API", host, settings.api_port, "ZCD_API_PORT and ZCD_API_URL"))
     if not settings.database_url:
         ports.append(Port("PostgreSQL", "127.0.0.1", settings.database_port, "ZCD_DATABASE_PORT"))
     if settings.worker_metrics_port:
@@ -280,7 +276,7 @@ async def start(stack: Stack) -> dict[str, Any]:
         "server",
         "start-dev",
         "--ip",
-        temporal_host or "127.0.0.1",
+        temporal_ip,
         "--port",
         temporal_port,
         "--ui-port",
@@ -292,17 +288,16 @@ async def start(stack: Stack) -> dict[str, Any]:
         "--log-level",
         "warn",
         *sa.cli_flags(),
+        # the UI asks the API to decode what Temporal stores, through the proxy on the UI's own
+        # origin: the browser sends the codec session cookie (ops sign in at <ui>/codec/login)
+        "--ui-codec-endpoint",
+        f"{ui_url}/codec",
     ]
     # payloads are encrypted: ZCD_CODEC_KEYS from the environment wins, else the generated key
     codec_keys = settings.codec_keys or creds["codec_keys"]
-    ui_url = f"http://{host}:{settings.temporal_ui_port}"
-    if api_available():
-        # the UI asks the API to decode what Temporal stores, through the proxy on the UI's own
-        # origin: the browser sends the codec session cookie (ops sign in at <ui>/codec/login)
-        temporal_argv += ["--ui-codec-endpoint", f"{ui_url}/codec"]
     stack.spawn("temporal", temporal_argv)
-    await wait_for("Temporal", stack, _tcp_open(temporal_host or "127.0.0.1", int(temporal_port)))
-    ui_backend = f"http://{temporal_host or '127.0.0.1'}:{settings.temporal_ui_backend_port}"
+    await wait_for("Temporal", stack, _tcp_open(temporal_ip, int(temporal_port)))
+    ui_backend = f"http://{temporal_ip}:{settings.temporal_ui_backend_port}"
     await wait_for("Temporal UI (dev server)", stack, _http_ok(f"{ui_backend}/"))
 
     env = {
@@ -324,9 +319,8 @@ async def start(stack: Stack) -> dict[str, Any]:
     worker_metrics = metrics_url(settings)
     if worker_metrics:
         await wait_for("worker metrics", stack, _http_ok(worker_metrics))
-    if api_available():
-        stack.spawn("api", [*zcd, "api"], env)
-        await wait_for("API", stack, _http_ok(f"{settings.api_url}/readyz"))
+    stack.spawn("api", [*zcd, "api"], env)
+    await wait_for("API", stack, _http_ok(f"{settings.api_url}/readyz"))
     # what ops open: the dev server's UI, and /codec[/*] forwarded to the API (worker/ui_proxy.py)
     stack.spawn("ui-proxy", [*zcd, "ui-proxy"], env)
     await wait_for("Temporal UI", stack, _http_ok(f"{ui_url}/"))
@@ -344,7 +338,7 @@ async def start(stack: Stack) -> dict[str, Any]:
             "bank": settings.bank_url,
             "treasury": settings.treasury_url,
         },
-        "metrics": {"api": f"{settings.api_url}/metrics" if api_available() else None, "worker": worker_metrics},
+        "metrics": {"api": f"{settings.api_url}/metrics", "worker": worker_metrics},
         "credentials": {**creds, "codec_keys": codec_keys},
     }
 
