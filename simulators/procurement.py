@@ -30,12 +30,16 @@ Test hooks (never faulted): `POST /sim/contracts` (a `Contract`, upserted) → 2
 `{"decision"}` → applies the purchaser's answer to the pending change and sends the signed callback
 `POST {api_url}/v1/procurement/account-changes`, answering what the platform replied (409 when no
 change is pending); `POST /sim/events/{event_id}/redeliver` sends a callback again;
-`PUT /sim/suppliers/{credit_code}/history` `{"items": [PastContract]}` replaces the made-up history.
+`PUT /sim/suppliers/{credit_code}/history` `{"items": [PastContract]}` replaces the made-up history;
+`POST /sim/contracts/{no}/payments` `{"payment_id", "amount", "paid_on"}` → 201 `{"status": "recorded",
+"paid_amount"}` (200 `"duplicate"` for a payment_id already recorded, which stands as first told): the
+treasury tells the procurement system of each payment it made on the contract, as the joined systems
+do, and the contract's `paid_amount` grows by it.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
@@ -110,6 +114,25 @@ class SentEvent(BaseModel):
     deliveries: list[CallbackOutcome] = Field(default_factory=list)
 
 
+class ContractPayment(BaseModel):
+    """A payment the treasury made on a contract, as it told the procurement system."""
+
+    payment_id: str = Field(min_length=1, max_length=128)
+    amount: Money = Field(gt=0)
+    paid_on: date
+
+
+class RecordedContractPayment(ContractPayment):
+    contract_no: str
+    recorded_at: datetime
+
+
+class PaymentRecorded(BaseModel):
+    status: Literal["recorded", "duplicate"]
+    contract_no: str
+    paid_amount: Money
+
+
 class ProcurementState(BaseModel):
     contracts: dict[str, Contract] = Field(default_factory=dict)
     history_overrides: dict[str, list[PastContract]] = Field(default_factory=dict)
@@ -117,6 +140,7 @@ class ProcurementState(BaseModel):
     released_financings: list[FinancingEntry] = Field(default_factory=list)
     payee_changes: list[PayeeChangeEntry] = Field(default_factory=list)
     events: dict[str, SentEvent] = Field(default_factory=dict)
+    payments: dict[str, RecordedContractPayment] = Field(default_factory=dict)  # from the treasury, by payment_id
     sequence: int = 0
     idempotency: dict[str, StoredAnswer] = Field(default_factory=dict)
 
@@ -315,6 +339,22 @@ class ProcurementSimulator:
             )
         return Answer(status_code=200, body={"status": status})
 
+    # payments made by the treasury on the contract
+
+    def record_payment(self, contract_no: str, payment: ContractPayment) -> Answer:
+        """Idempotent by payment_id: the treasury may tell the same payment twice (a retry after
+        a lost answer), and the contract must be paid once."""
+        contract = self.contract(contract_no)
+        if payment.payment_id in self.state.payments:
+            return Answer(status_code=200, body=_payment_recorded("duplicate", contract))
+        self.state.payments[payment.payment_id] = RecordedContractPayment(
+            contract_no=contract_no, recorded_at=now(), **payment.model_dump()
+        )
+        contract.paid_amount += payment.amount
+        self.store.save()
+        log.info("contract.paid", contract_no=contract_no, payment_id=payment.payment_id, amount=str(payment.amount))
+        return Answer(status_code=201, body=_payment_recorded("recorded", contract))
+
     # the purchaser's online answer, and its callback
 
     def record_online_decision(self, contract_no: str, decision: str) -> tuple[PayeeChangeEntry, str]:
@@ -366,6 +406,11 @@ def _financing_answer(entry: FinancingEntry) -> dict[str, Any]:
         amount=entry.amount,
         **entry.record().model_dump(),
     ).model_dump(mode="json")
+
+
+def _payment_recorded(status: Literal["recorded", "duplicate"], contract: Contract) -> dict[str, Any]:
+    answer = PaymentRecorded(status=status, contract_no=contract.contract_no, paid_amount=contract.paid_amount)
+    return answer.model_dump(mode="json")
 
 
 def _change_ack(change: PayeeChangeEntry) -> dict[str, Any]:
@@ -479,6 +524,11 @@ def _hooks(sim: ProcurementSimulator) -> APIRouter:
     async def purchaser_decides(contract_no: str, body: PurchaserDecision) -> CallbackAnswer:
         _, event_id = sim.record_online_decision(contract_no, body.decision)
         return await sim.deliver(event_id)
+
+    @router.post("/contracts/{contract_no}/payments", status_code=201, response_model=PaymentRecorded)
+    async def contract_paid(contract_no: str, body: ContractPayment) -> JSONResponse:
+        answer = sim.record_payment(contract_no, body)
+        return JSONResponse(answer.body, status_code=answer.status_code)
 
     @router.post("/events/{event_id}/redeliver")
     async def redeliver(event_id: str) -> CallbackAnswer:

@@ -15,10 +15,14 @@ Test hooks (never faulted):
 - `POST /sim/pay` `{"contract_no", "amount"}` plus optional `"payment_id"`, `"paid_on"` (default:
   today in Asia/Shanghai) and `"payee_account_no"` (forces a payment into another account, e.g. a
   misdirected one). Reads the contract's current payee account from the procurement system over
-  HTTP, records the payment (ids like `T20270331-0001`), sends the signed notification
+  HTTP, records the payment (ids like `T20270331-0001`), tells the procurement system of it
+  (`POST {procurement_url}/sim/contracts/{no}/payments`, idempotent by payment_id, so the
+  contract's `paid_amount` grows as in the joined systems), sends the signed notification
   `POST {api_url}/v1/treasury/payments` and answers `{"payment_id", "payee_account_no",
-  "platform_status", …}` (`platform_status` null when the platform did not answer). A `payment_id`
-  already paid is not paid again: its notification is re-sent unchanged (a duplicate delivery).
+  "platform_status", "procurement_paid_amount", …}` (`platform_status` null when the platform did
+  not answer; `procurement_paid_amount` null when the procurement system could not be told). A
+  `payment_id` already paid is not paid again: the procurement system is told again (a no-op once
+  it knows) and the notification is re-sent unchanged (a duplicate delivery).
 - `GET /sim/payments?contract_no=` → `{"items": [...]}`, every payment made.
 """
 
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -105,6 +110,7 @@ class PayAnswer(BaseModel):
     paid_on: date
     platform_status: str | None
     platform_http_status: int | None
+    procurement_paid_amount: Money | None = None
 
 
 class TreasuryState(BaseModel):
@@ -179,6 +185,30 @@ class TreasurySimulator:
                     await asyncio.sleep(0.05 * (attempt + 1))
         raise SimulatorError(502, "procurement_unavailable", f"the procurement system did not answer ({problem})")
 
+    async def tell_procurement(self, entry: PaymentEntry) -> Decimal | None:
+        """Tell the procurement system of a payment made on its contract; the contract's
+        paid_amount after it, or None when the procurement system could not be told (the
+        payment stands: money paid is paid; telling again later is harmless)."""
+        url = f"{self.settings.procurement_url.rstrip('/')}/sim/contracts/{quote(entry.contract_no, safe='')}/payments"
+        body = {"payment_id": entry.payment_id, "amount": money_str(entry.amount), "paid_on": entry.paid_on.isoformat()}
+        problem = "no answer"
+        async with httpx.AsyncClient(timeout=self.settings.http_timeout_seconds) as client:
+            for attempt in range(PROCUREMENT_ATTEMPTS):
+                try:
+                    response = await client.post(url, json=body)
+                except httpx.HTTPError as exc:
+                    problem = type(exc).__name__
+                else:
+                    if response.status_code in (200, 201):
+                        return Decimal(response.json()["paid_amount"])
+                    problem = f"HTTP {response.status_code}"
+                    if response.status_code < 500:
+                        break  # the contract is gone or the body refused: asking again changes nothing
+                if attempt + 1 < PROCUREMENT_ATTEMPTS:
+                    await asyncio.sleep(0.05 * (attempt + 1))
+        log.warning("payment.procurement_not_told", payment_id=entry.payment_id, problem=problem)
+        return None
+
     def record_payment(self, request: PayRequest, payee_account_no: str) -> PaymentEntry:
         if request.payment_id is not None and request.payment_id in self.state.payments:
             return self.state.payments[request.payment_id]  # paid meanwhile by a concurrent call
@@ -210,6 +240,8 @@ class TreasurySimulator:
             if payee is None and request.payee_account_no is None:
                 raise contract_not_found(request.contract_no)
             entry = self.record_payment(request, request.payee_account_no or payee or "")
+        # procurement first: once the platform has the notice, the contract shows it paid too
+        paid_amount = await self.tell_procurement(entry)
         outcome = await send_signed(
             self.settings.api_url.rstrip("/") + PAYMENTS_PATH,
             self.settings.treasury_secret,
@@ -222,6 +254,7 @@ class TreasurySimulator:
             **entry.model_dump(include={"payment_id", "contract_no", "payee_account_no", "amount", "paid_on"}),
             platform_status=outcome.status,
             platform_http_status=outcome.http_status,
+            procurement_paid_amount=paid_amount,
         )
 
 
