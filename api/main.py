@@ -28,8 +28,44 @@ from store.migrate import migrate
 from store.repositories import Repositories
 from worker.client import connect
 from worker.logging import configure_logging
+from worker.waiting import keep_trying
 
 log = structlog.get_logger("api")
+
+
+async def open_database(url: str) -> asyncpg.Pool:
+    """A pool on the migrated database; one attempt (`keep_trying` repeats it)."""
+    pool = await create_pool(url)
+    try:
+        await migrate(pool)
+    except BaseException:
+        await pool.close()
+        raise
+    return pool
+
+
+async def connect_then_redeliver(state: AppState, opened: list[asyncpg.Pool]) -> None:
+    """Connect whatever is not connected yet, each with backoff until it answers (the API
+    serves meanwhile: /readyz 503, handlers 503 + Retry-After), then hand over undelivered
+    inbox notices for as long as the API runs. A pool opened here is put in `opened` for the
+    lifespan to close."""
+    settings = state.settings
+
+    async def database() -> None:
+        if not state.has_database:
+            assert settings.database_url is not None
+            url = settings.database_url
+            pool = await keep_trying("postgresql", lambda: open_database(url))
+            opened.append(pool)
+            state.repos = Repositories.over(pool)
+
+    async def temporal() -> None:
+        if not state.has_temporal:
+            state.temporal = await keep_trying("temporal", lambda: connect(settings))
+
+    await asyncio.gather(database(), temporal())
+    log.info("api_ready", temporal=settings.temporal_address, task_queue=settings.task_queue)
+    await redeliver_forever(state, settings.redelivery_interval_seconds)
 
 
 def create_app(
@@ -37,26 +73,23 @@ def create_app(
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        own_pool = pool is None
-        the_pool = pool
-        if the_pool is None:
-            if not settings.database_url:
-                raise RuntimeError("DATABASE_URL is not set")
-            the_pool = await create_pool(settings.database_url)
-            await migrate(the_pool)
-        client = temporal_client or await connect(settings)
-        state = AppState(settings=settings, repos=Repositories.over(the_pool), temporal=client)
+        if pool is None and not settings.database_url:
+            raise RuntimeError("DATABASE_URL is not set")
+        state = AppState(
+            settings=settings, repos=Repositories.over(pool) if pool is not None else None, temporal=temporal_client
+        )
         app.state.zcd = state
-        redelivery = asyncio.create_task(redeliver_forever(state, settings.redelivery_interval_seconds))
-        log.info("api_started", temporal=settings.temporal_address, task_queue=settings.task_queue)
+        opened: list[asyncpg.Pool] = []
+        background = asyncio.create_task(connect_then_redeliver(state, opened), name="api-upstreams")
+        log.info("api_serving", temporal=settings.temporal_address, task_queue=settings.task_queue)
         try:
             yield
         finally:
-            redelivery.cancel()
+            background.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await redelivery
-            if own_pool:
-                await the_pool.close()
+                await background
+            for own in opened:
+                await own.close()
 
     app = FastAPI(
         title="政采贷 platform API",
@@ -72,7 +105,12 @@ def create_app(
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except Exception as error:
+            # the catch-all: no exception reaches the client as a bare 500 or a dropped
+            # connection, and this request still gets its id, metrics and log line
+            response = problems.unexpected(request, error)
         response.headers["X-Request-Id"] = request_id
         route = request.scope.get("route")
         path = getattr(route, "path", "unmatched")

@@ -4,20 +4,27 @@ FastAPI's own (validation, unknown routes, wrong methods) and unhandled exceptio
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Mapping
 from typing import Any
 
+import asyncpg
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.client import RPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.errors import HTTP_STATUS, ErrorCode
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+# API.md v1.1: every 503 upstream_unavailable says when to come back. Temporal and PostgreSQL
+# restarts take seconds, and the parts reconnect with a backoff capped at about that.
+RETRY_AFTER_SECONDS = 5
 
 log = structlog.get_logger(__name__)
 
@@ -89,6 +96,30 @@ def problem_body(code: ErrorCode, detail: str, errors: list[dict[str, Any]] | No
     return body
 
 
+def with_retry_after(code: ErrorCode, headers: Mapping[str, str] | None) -> Mapping[str, str] | None:
+    """The headers, with `Retry-After` added to a 503 that does not carry one already."""
+    if code != ErrorCode.UPSTREAM_UNAVAILABLE:
+        return headers
+    if headers is not None and any(name.lower() == "retry-after" for name in headers):
+        return headers
+    return {**(headers or {}), "Retry-After": str(RETRY_AFTER_SECONDS)}
+
+
+def upstream_unavailable(detail: str) -> Problem:
+    return Problem(ErrorCode.UPSTREAM_UNAVAILABLE, detail, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
+def rpc_problem(error: RPCError, operation: str, **context: str | None) -> Problem:
+    """A Temporal RPC error as the caller sees it: NOT_FOUND is 404 `not_found`; every other
+    status (UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, …) means the workflow service
+    could not serve the request now: 503 with Retry-After. Logged here, with the status name,
+    because callers that keep going (a notice recorded, to be redelivered) log only the type."""
+    log.warning("temporal_rpc_failed", operation=operation, status=error.status.name, **context)
+    if error.status == RPCStatusCode.NOT_FOUND:
+        return Problem(ErrorCode.NOT_FOUND, "no such resource")
+    return upstream_unavailable(f"the workflow service did not answer ({error.status.name}); retry later")
+
+
 def problem_response(
     code: ErrorCode,
     detail: str,
@@ -96,6 +127,7 @@ def problem_response(
     errors: list[dict[str, Any]] | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
+    headers = with_retry_after(code, headers)
     return JSONResponse(
         problem_body(code, detail, errors),
         status_code=HTTP_STATUS[code],
@@ -177,18 +209,54 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
 
 async def _on_rpc(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RPCError)
-    if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
-        log.warning("temporal_unavailable", path=request.url.path, status=exc.status.name)
-        return problem_response(ErrorCode.UPSTREAM_UNAVAILABLE, "the workflow service is unavailable; retry later")
-    return await _on_unhandled(request, exc)
+    problem = rpc_problem(exc, "request", path=request.url.path)
+    return problem_response(problem.code, problem.detail, headers=problem.headers)
 
 
-async def _on_unhandled(request: Request, exc: Exception) -> JSONResponse:
-    log.error("unhandled_exception", path=request.url.path, method=request.method, error=type(exc).__name__)
+# The database connection went away (PostgreSQL restarting, the network) — not a bug of ours:
+# the pool reconnects on the next acquire, so the caller may simply retry.
+_DATABASE_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,  # refused, reset, unreachable; TimeoutError too
+    asyncpg.PostgresConnectionError,  # SQLSTATE class 08, and a connection that was closed
+    asyncpg.exceptions.OperatorInterventionError,  # 57: admin shutdown, cannot connect now
+)
+
+
+def _where(exc: BaseException) -> str:
+    """file:line of the innermost frame: enough to find the bug, with no values in it (an
+    exception's message may quote data, e.g. an account number in a constraint violation)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return "unknown"
+    last = frames[-1]
+    return f"{last.filename.rsplit('/', 1)[-1]}:{last.lineno} {last.name}"
+
+
+def unexpected(request: Request, exc: Exception) -> JSONResponse:
+    """The catch-all: whatever escaped every other handler still answers problem+json and
+    leaves a log line. Outages of Temporal or PostgreSQL are 503s the client can retry."""
+    if isinstance(exc, RPCError):
+        problem = rpc_problem(exc, "request", path=request.url.path)
+        return problem_response(problem.code, problem.detail, headers=problem.headers)
+    if isinstance(exc, RPCTimeoutOrCancelledError):
+        log.warning("temporal_rpc_timed_out", path=request.url.path, error=type(exc).__name__)
+        return problem_response(ErrorCode.UPSTREAM_UNAVAILABLE, "the workflow service did not answer in time")
+    if isinstance(exc, _DATABASE_UNAVAILABLE):
+        log.warning("database_unavailable", path=request.url.path, error=type(exc).__name__, where=_where(exc))
+        return problem_response(ErrorCode.UPSTREAM_UNAVAILABLE, "the platform database is unavailable; retry later")
+    log.error(
+        "unhandled_exception", path=request.url.path, method=request.method, error=type(exc).__name__, where=_where(exc)
+    )
     return problem_response(ErrorCode.INTERNAL_ERROR, "an unexpected error occurred; it has been logged")
 
 
+async def _on_unhandled(request: Request, exc: Exception) -> JSONResponse:
+    return unexpected(request, exc)
+
+
 def install(app: FastAPI) -> None:
+    """The handlers; `unexpected` also backs the app's outermost middleware (api/main.py), so
+    an exception raised outside a route (a middleware, a dependency's cleanup) is covered too."""
     app.add_exception_handler(Problem, _on_problem)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)

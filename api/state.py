@@ -1,21 +1,53 @@
-"""What the request handlers share: settings, repositories and the Temporal client."""
+"""What the request handlers share: settings, repositories and the Temporal client.
+
+The API starts serving before PostgreSQL and Temporal answer (parts wait for each other):
+until each is connected its attribute raises a 503 `upstream_unavailable` problem, so every
+handler that needs it answers "retry later" instead of failing, while `/healthz` answers and
+`/readyz` says what is missing."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from fastapi import Request
 from temporalio.client import Client
 
+from api.problems import upstream_unavailable
 from domain.settings import Settings
 from store.repositories import Repositories
 
 
-@dataclass
 class AppState:
-    settings: Settings
-    repos: Repositories
-    temporal: Client
+    def __init__(self, settings: Settings, repos: Repositories | None = None, temporal: Client | None = None) -> None:
+        self.settings = settings
+        self._repos = repos
+        self._temporal = temporal
+
+    @property
+    def repos(self) -> Repositories:
+        if self._repos is None:
+            raise upstream_unavailable("the platform database is not reachable yet; retry later")
+        return self._repos
+
+    @repos.setter
+    def repos(self, repos: Repositories) -> None:
+        self._repos = repos
+
+    @property
+    def temporal(self) -> Client:
+        if self._temporal is None:
+            raise upstream_unavailable("the workflow service is not reachable yet; retry later")
+        return self._temporal
+
+    @temporal.setter
+    def temporal(self, client: Client) -> None:
+        self._temporal = client
+
+    @property
+    def has_database(self) -> bool:
+        return self._repos is not None
+
+    @property
+    def has_temporal(self) -> bool:
+        return self._temporal is not None
 
 
 def app_state(request: Request) -> AppState:

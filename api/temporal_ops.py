@@ -1,5 +1,7 @@
 """Talking to the financing workflows: update-with-start, updates, queries and signals,
-with the workflow's refusals turned into problems (ApplicationError.type is the code)."""
+with the workflow's refusals turned into problems (ApplicationError.type is the code), and
+Temporal's RPC errors too: NOT_FOUND where an answer is expected is 404, any other status
+503 upstream_unavailable with Retry-After (logged with the status name) — never a 500."""
 
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from temporalio.common import (
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.problems import Problem, code_of
+from api.problems import Problem, code_of, rpc_problem, upstream_unavailable
 from domain import workflow_api as names
 from domain.application import ApplicationView, FinancingInput
 from domain.errors import ErrorCode
@@ -155,6 +157,8 @@ async def submit(client: Client, inp: FinancingInput, task_queue: str, wait_seco
                 final: ApplicationView = await handle.result()
             except WorkflowFailureError as failure:
                 raise failed_submission(failure) from failure
+            except RPCError as rpc:
+                raise rpc_problem(rpc, "submission_result", application_id=inp.application_id) from rpc
             raise ended_submission(final) from error
         raise refusal(error) from error
     except WorkflowAlreadyStartedError as error:
@@ -162,7 +166,7 @@ async def submit(client: Client, inp: FinancingInput, task_queue: str, wait_seco
     except RPCError as error:
         if error.status == RPCStatusCode.ALREADY_EXISTS:
             raise AlreadyClosed(inp.application_id) from error
-        raise
+        raise rpc_problem(error, "submit", application_id=inp.application_id) from error
     return view
 
 
@@ -174,7 +178,7 @@ async def query_view(client: Client, application_id: str) -> ApplicationView | N
     except RPCError as error:
         if error.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
             return None
-        raise
+        raise rpc_problem(error, "query", application_id=application_id) from error
     except WorkflowQueryFailedError:
         return None
     return view
@@ -187,7 +191,7 @@ async def is_running(client: Client, application_id: str) -> bool:
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:
             return False
-        raise
+        raise rpc_problem(error, "describe", application_id=application_id) from error
     return description.status == WorkflowExecutionStatus.RUNNING
 
 
@@ -200,7 +204,11 @@ async def update(client: Client, application_id: str, name: str, arg: Any, resul
     except RPCError as error:
         if error.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
             raise Problem(ErrorCode.INVALID_STATE, "the application has ended; it takes no more changes") from error
-        raise
+        raise rpc_problem(error, "update", application_id=application_id, update=name) from error
+    except WorkflowUpdateRPCTimeoutOrCancelledError as error:
+        # the update was sent but its answer did not come back in time: whether it was applied
+        # is unknown, so the caller is told to retry (a GET shows what happened meanwhile)
+        raise upstream_unavailable("the workflow did not answer in time; retry later") from error
     return result
 
 
@@ -212,5 +220,5 @@ async def signal(client: Client, application_id: str, name: str, arg: Any) -> bo
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:
             return False
-        raise
+        raise rpc_problem(error, "signal", application_id=application_id, signal=name) from error
     return True

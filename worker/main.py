@@ -1,6 +1,7 @@
 """The worker: connects to Temporal and PostgreSQL, builds the activities over the integration
 clients and the store, and polls the financing task queue until SIGTERM/SIGINT, when it stops
-taking new tasks and lets the ones in hand finish."""
+taking new tasks and lets the ones in hand finish. Started before Temporal or PostgreSQL
+answers, it waits for them (retrying with backoff, each attempt logged) instead of exiting."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from integrations.treasury import TreasuryClient
 from store.db import create_pool
 from store.repositories import Repositories
 from worker.client import connect, metrics_url, worker_runtime
+from worker.waiting import keep_trying
 from workflows.financing import FinancingWorkflow
 
 log = structlog.get_logger("zcd.worker")
@@ -63,7 +65,7 @@ def build_activities(
 @asynccontextmanager
 async def running_worker(settings: Settings, client: Client, database_url: str) -> AsyncIterator[Worker]:
     """A started worker over its own pool and HTTP client; stops gracefully on exit."""
-    pool = await create_pool(database_url)
+    pool = await keep_trying("postgresql", lambda: create_pool(database_url))
     async with httpx.AsyncClient(timeout=settings.http_timeout_seconds) as http:
         worker = Worker(
             client,
@@ -79,15 +81,14 @@ async def running_worker(settings: Settings, client: Client, database_url: str) 
             await pool.close()
 
 
-async def run_worker(settings: Settings) -> None:
-    if not settings.database_url:
-        raise SystemExit("DATABASE_URL is not set: the worker needs the platform database (zcd run sets it)")
-    client = await connect(settings, runtime=worker_runtime(settings))
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    async with running_worker(settings, client, settings.database_url):
+async def serve(settings: Settings, database_url: str, stop: asyncio.Event, running: asyncio.Event) -> None:
+    """Connect (waiting as long as it takes), poll until `stop`, then finish the tasks in hand.
+    `running` is set once the worker polls."""
+    # one runtime for every attempt: it binds the metrics port, which a second one could not
+    runtime = worker_runtime(settings)
+    client = await keep_trying("temporal", lambda: connect(settings, runtime=runtime))
+    async with running_worker(settings, client, database_url):
+        running.set()
         log.info(
             "worker started",
             task_queue=settings.task_queue,
@@ -96,3 +97,29 @@ async def run_worker(settings: Settings) -> None:
         )
         await stop.wait()
         log.info("worker stopping: finishing the tasks in hand")
+
+
+async def run_worker(settings: Settings) -> None:
+    if not settings.database_url:
+        raise SystemExit("DATABASE_URL is not set: the worker needs the platform database (zcd run sets it)")
+    stop, running = asyncio.Event(), asyncio.Event()
+    serving = asyncio.ensure_future(serve(settings, settings.database_url, stop, running))
+    gave_up = False
+
+    def on_signal() -> None:
+        nonlocal gave_up
+        stop.set()
+        if not running.is_set():
+            # still waiting for Temporal or PostgreSQL: there is nothing in hand to finish
+            gave_up = True
+            serving.cancel()
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal)
+    try:
+        await serving
+    except asyncio.CancelledError:
+        if not gave_up:
+            raise
+        log.info("worker stopped before it connected")

@@ -36,17 +36,21 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(state: State) -> Any:
-    checks: dict[str, str] = {}
-    try:
-        await asyncio.wait_for(state.repos.pool.fetchval("SELECT 1"), timeout=3)
-        checks["database"] = "ok"
-    except Exception as error:
-        checks["database"] = f"unavailable: {type(error).__name__}"
-    try:
-        await asyncio.wait_for(state.temporal.service_client.check_health(), timeout=3)
-        checks["temporal"] = "ok"
-    except Exception as error:
-        checks["temporal"] = f"unavailable: {type(error).__name__}"
+    """200 once PostgreSQL and Temporal both answer now; 503 while the API is still waiting
+    for either at start-up ("connecting") or one of them stopped answering."""
+    checks: dict[str, str] = {"database": "connecting", "temporal": "connecting"}
+    if state.has_database:
+        try:
+            await asyncio.wait_for(state.repos.pool.fetchval("SELECT 1"), timeout=3)
+            checks["database"] = "ok"
+        except Exception as error:
+            checks["database"] = f"unavailable: {type(error).__name__}"
+    if state.has_temporal:
+        try:
+            await asyncio.wait_for(state.temporal.service_client.check_health(), timeout=3)
+            checks["temporal"] = "ok"
+        except Exception as error:
+            checks["temporal"] = f"unavailable: {type(error).__name__}"
     ready = all(v == "ok" for v in checks.values())
     return JSONResponse(
         {"status": "ready" if ready else "not_ready", "checks": checks}, status_code=200 if ready else 503
