@@ -43,6 +43,14 @@ def eligible_maximum(product: Product, contract_amount: Decimal, paid_amount: De
     return round_down(product.max_ratio * unpaid)
 
 
+def known_paid(procurement_paid: Decimal, recorded: Decimal) -> Decimal:
+    """What the platform knows was paid on a contract (API.md v1.1, "Nothing lost, nothing
+    forged"): the larger of the procurement system's `paid_amount` and the sum of the treasury
+    payments the platform recorded on it. The procurement system may lag behind the treasury
+    (or never hear of a payment), and a payment the platform saw is paid whatever it says."""
+    return max(procurement_paid, recorded)
+
+
 class ProductView(BaseModel):
     """A product as listed to a bank (same fields, money-typed where it matters)."""
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from domain.application import ApplicationView
 from domain.contracts import ContractDossier
 from domain.credit_profile import CreditProfile
-from domain.money import Money
+from domain.money import ZERO, Money
 from domain.repayment import Allocation
 
 # procurement system
@@ -63,6 +63,10 @@ class DossierRequest(BaseModel):
 class Dossier(BaseModel):
     dossier: ContractDossier
     credit_profile: CreditProfile
+    # the treasury payments the platform recorded on the contract (each once, any status):
+    # eligibility counts the larger of this and the procurement system's paid_amount. The
+    # default keeps recorded histories from before the field replaying as they ran.
+    recorded_payments: Money = ZERO
 
 
 class Registration(Step):

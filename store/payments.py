@@ -196,6 +196,16 @@ class PaymentInbox:
             next_cursor = encode_cursor(last.received_at, last.payment_id)
         return items, next_cursor
 
+    async def recorded_total(self, contract_no: str) -> Money:
+        """The sum of every treasury payment the platform recorded on the contract, whatever its
+        status (accepted, unmatched or misdirected: the purchaser paid it all), each payment_id
+        once (the primary key; duplicates only count up `duplicates`). Eligibility counts it
+        (API.md v1.1, "Nothing lost, nothing forged")."""
+        total: Money = await self._pool.fetchval(
+            "SELECT COALESCE(SUM(amount), 0.00) FROM treasury_payments WHERE contract_no = $1", contract_no
+        )
+        return total
+
 
 class AccountChangeInbox:
     """The procurement system's callbacks with the purchaser's answer to a payee change."""
