@@ -6,6 +6,7 @@ retry: the procurement system returns the first result for a repeated key.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Protocol
 
 from temporalio import activity
@@ -27,11 +28,20 @@ class Registry(Protocol):
     async def release(self, contract_no: str, application_id: str) -> object: ...
 
 
+class RecordedPayments(Protocol):
+    """The platform's inbox of treasury payments: what it knows was paid on a contract."""
+
+    async def recorded_total(self, contract_no: str) -> Decimal: ...
+
+
 class ProcurementActivities:
-    def __init__(self, client: ProcurementClient, registry: Registry, views: ViewRecorder) -> None:
+    def __init__(
+        self, client: ProcurementClient, registry: Registry, views: ViewRecorder, *, payments: RecordedPayments
+    ) -> None:
         self._client = client
         self._registry = registry
         self._views = views
+        self._payments = payments
 
     @activity.defn(name=steps.FETCH_DOSSIER)
     async def fetch_dossier(self, request: steps.DossierRequest) -> steps.Dossier:
@@ -39,7 +49,11 @@ class ProcurementActivities:
         of the scoring formula never changes a recorded history."""
         with refusals_are_final():
             dossier = await self._client.fetch_dossier(request.contract_no)
-        return steps.Dossier(dossier=dossier, credit_profile=build_credit_profile(dossier.history))
+        # what the platform itself saw paid, in case the procurement system has not heard of it
+        recorded = await self._payments.recorded_total(request.contract_no)
+        return steps.Dossier(
+            dossier=dossier, credit_profile=build_credit_profile(dossier.history), recorded_payments=recorded
+        )
 
     @activity.defn(name=steps.REGISTER_FINANCING)
     async def register_financing(self, registration: steps.Registration) -> None:

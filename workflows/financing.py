@@ -59,7 +59,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.credit_profile import CreditProfile
     from domain.errors import BusinessRefusal, ErrorCode
     from domain.money import ZERO
-    from domain.products import Product, eligible_maximum
+    from domain.products import Product, eligible_maximum, known_paid
     from domain.repayment import (
         Allocation,
         LoanBalance,
@@ -221,7 +221,8 @@ class FinancingWorkflow:
             return
         problem = _contract_problem(inp, contract.supplier.credit_code, contract.status, inp.product)
         if problem is None and inp.product is not None:
-            self._eligible_max = eligible_maximum(inp.product, contract.amount, contract.paid_amount)
+            paid = known_paid(contract.paid_amount, dossier.recorded_payments)
+            self._eligible_max = eligible_maximum(inp.product, contract.amount, paid)
             if request.requested_amount > self._eligible_max:
                 problem = (
                     f"requested_amount {request.requested_amount} is above the eligible maximum "

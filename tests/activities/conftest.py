@@ -18,6 +18,7 @@ from integrations.procurement import ProcurementClient
 from integrations.treasury import TreasuryClient
 from store.applications import ApplicationRepository
 from store.ledger import LedgerRepository
+from store.payments import PaymentInbox
 from store.registry import RegistryRepository
 from tests.fixtures.simulators import RunningSimulators
 
@@ -44,10 +45,10 @@ def registry(db_pool: asyncpg.Pool) -> RegistryRepository:
 
 @pytest.fixture
 async def procurement(
-    simulators: RunningSimulators, registry: RegistryRepository, views: ApplicationRepository
+    simulators: RunningSimulators, registry: RegistryRepository, views: ApplicationRepository, db_pool: asyncpg.Pool
 ) -> AsyncIterator[ProcurementActivities]:
     async with ProcurementClient(simulators.procurement_url, timeout_seconds=5.0) as client:
-        yield ProcurementActivities(client, registry, views)
+        yield ProcurementActivities(client, registry, views, payments=PaymentInbox(db_pool))
 
 
 @pytest.fixture

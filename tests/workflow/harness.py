@@ -92,6 +92,8 @@ class FakeSystems:
     write_offs: list[steps.WriteOffBooking] = field(default_factory=list)
     offline_answers: list[steps.OfflineAnswerRecord] = field(default_factory=list)
     views: dict[str, ApplicationView] = field(default_factory=dict)  # the read model
+    # contract -> sum of the treasury payments the platform recorded on it (the payments inbox)
+    recorded_payments: dict[str, Decimal] = field(default_factory=dict)
     calls: Counter[str] = field(default_factory=Counter)
     # faults: activity name -> number of attempts that fail (transiently) before success
     transient_failures: dict[str, int] = field(default_factory=dict)
@@ -135,7 +137,11 @@ class FakeSystems:
             history=HISTORY,
             financing=record,
         )
-        return steps.Dossier(dossier=dossier, credit_profile=build_credit_profile(HISTORY))
+        return steps.Dossier(
+            dossier=dossier,
+            credit_profile=build_credit_profile(HISTORY),
+            recorded_payments=self.recorded_payments.get(req.contract_no, Decimal("0.00")),
+        )
 
     @activity.defn(name=steps.REGISTER_FINANCING)
     async def register_financing(self, reg: steps.Registration) -> None:
