@@ -219,8 +219,19 @@ ATTENTION_FIXES: dict[str, str] = {
         "ops: acknowledge, once the payment was sorted out with the purchaser and the treasury "
         "(e.g. recalled and paid again to the locked account)"
     ),
+    "unapplied": (
+        "ops: acknowledge, once the money that reached the collection account was returned to the "
+        "supplier or otherwise settled with the bank (the financing ended before a loan was paid out)"
+    ),
+    "account_change": (
+        "ops: acknowledge, once the purchaser's answer was checked with the procurement system "
+        "(it came when the platform was not asking, or contradicts the answer already taken)"
+    ),
 }
-ACKNOWLEDGEABLE_KINDS = frozenset({"cancel", "misdirected"})
+ACKNOWLEDGEABLE_KINDS = frozenset({"cancel", "misdirected", "unapplied", "account_change"})
+# Flags about a message that was kept for a person: they outlive the financing's end, and the
+# process stays open (its record flagged) until ops acknowledge each of them.
+HELD_MESSAGE_KINDS = frozenset({"misdirected", "unapplied", "account_change"})
 
 
 def attention_kind(key: str) -> str:
@@ -232,12 +243,36 @@ def is_acknowledgeable(key: str) -> bool:
     return attention_kind(key) in ACKNOWLEDGEABLE_KINDS
 
 
+def is_held_message(key: str) -> bool:
+    return attention_kind(key) in HELD_MESSAGE_KINDS
+
+
 # ---- the view ---------------------------------------------------------------------------
 
 
 class TimelineEntry(BaseModel):
     stage: Stage
     at: datetime
+    note: str | None = None
+
+
+MessageKind = Literal["treasury_payment", "supplier_repayment", "account_change"]
+# waiting: received, applied once its stage is reached; applied: booked (money) or taken (an
+# answer); repeat: the same answer again under another id, nothing to do; kept: not applied,
+# flagged for a person (see `note` and the application's attention).
+MessageOutcomeKind = Literal["waiting", "applied", "repeat", "kept"]
+
+
+class MessageOutcome(BaseModel):
+    """What the financing did with one message it was given (an addition to API.md): every
+    treasury payment, supplier repayment and purchaser's answer delivered to the process is
+    here once, under its business id, with its outcome — none is dropped."""
+
+    kind: MessageKind
+    message_id: str
+    amount: Money | None = None
+    received_at: datetime
+    outcome: MessageOutcomeKind
     note: str | None = None
 
 
@@ -301,3 +336,4 @@ class ApplicationView(BaseModel):
     submitted_at: datetime | None = None
     version: int = 0
     attention: list[AttentionItem] = Field(default_factory=list)  # attention_reasons, with their keys
+    messages: list[MessageOutcome] = Field(default_factory=list)  # every message delivered, with its outcome

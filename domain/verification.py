@@ -1,0 +1,65 @@
+"""Rules a bank would recognise, applied while a financing is verified and decided: the
+contract checks (refusal 4 of API.md, in its order) and the validation of a bank's decision.
+
+Pure functions over domain models: the workflow calls them, and so can any other reader that
+must answer exactly as the verification would.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from domain.application import Decision
+from domain.contracts import ContractStatus
+from domain.products import Product
+
+
+def contract_problem(
+    *,
+    supplier_credit_code: str,
+    contract_supplier: str,
+    status: ContractStatus,
+    bank_code: str,
+    product_code: str,
+    product: Product | None,
+    requested_amount: Decimal,
+    eligible_max: Decimal | None,
+) -> str | None:
+    """Why the contract cannot be financed as requested, in API.md's order; None when it can.
+    `eligible_max` is None when there is no product to compute it from."""
+    if supplier_credit_code != contract_supplier:
+        return "supplier_credit_code does not match the contract's supplier"
+    if status != ContractStatus.EFFECTIVE:
+        return f"the contract is {status}, not effective"
+    if product is None:
+        return f"bank {bank_code} has no product {product_code}"
+    if eligible_max is not None and requested_amount > eligible_max:
+        return (
+            f"requested_amount {requested_amount} is above the eligible maximum "
+            f"{eligible_max} ({product.max_ratio} of the unpaid contract balance)"
+        )
+    return None
+
+
+def decision_problems(
+    decision: Decision, product: Product, requested_amount: Decimal, eligible_max: Decimal | None
+) -> list[str]:
+    """What is wrong with an approval (API.md: amount within 0 < x ≤ requested and ≤ eligible
+    maximum, rate within the product's range inclusive, term within 1..max_term_days). A
+    rejection is always well-formed."""
+    if decision.decision == "reject":
+        return []
+    assert decision.approved_amount is not None and decision.annual_rate is not None
+    assert decision.term_days is not None  # Decision's own validator requires them for an approval
+    problems = []
+    if decision.approved_amount <= 0:
+        problems.append("approved_amount must be greater than 0")
+    if decision.approved_amount > requested_amount:
+        problems.append(f"approved_amount is above the requested amount {requested_amount}")
+    if eligible_max is not None and decision.approved_amount > eligible_max:
+        problems.append(f"approved_amount is above the eligible maximum {eligible_max}")
+    if not product.min_rate <= decision.annual_rate <= product.max_rate:
+        problems.append(f"annual_rate must be within {product.min_rate}..{product.max_rate}")
+    if not 1 <= decision.term_days <= product.max_term_days:
+        problems.append(f"term_days must be within 1..{product.max_term_days}")
+    return problems
