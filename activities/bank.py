@@ -12,7 +12,6 @@ from typing import Literal, Protocol
 
 from temporalio import activity
 
-from activities.records import ViewRecorder, outbound, record_view_after
 from activities.refusals import refusals_are_final
 from domain import steps
 from domain.repayment import Allocation
@@ -34,45 +33,39 @@ class MoneyLedger(Protocol):
 
 
 class BankActivities:
-    def __init__(self, client: BankClient, ledger: MoneyLedger, views: ViewRecorder) -> None:
+    def __init__(self, client: BankClient, ledger: MoneyLedger) -> None:
         self._client = client
         self._ledger = ledger
-        self._views = views
 
     @activity.defn(name=steps.SUBMIT_FOR_REVIEW)
     async def submit_for_review(self, submission: steps.ReviewSubmission) -> None:
         key = steps.idempotency_key(submission.application_id, "review", str(submission.resend))
         with refusals_are_final():
-            await self._client.submit_for_review(outbound(submission), key)
-        await record_view_after(self._views, submission, "submitted_for_review")
+            await self._client.submit_for_review(submission, key)
 
     @activity.defn(name=steps.CANCEL_REVIEW)
     async def cancel_review(self, cancellation: steps.ReviewCancellation) -> None:
         key = steps.idempotency_key(cancellation.application_id, "review-cancel")
-        await self._client.cancel_review(outbound(cancellation), key)
-        await record_view_after(self._views, cancellation, "review_cancelled")
+        await self._client.cancel_review(cancellation, key)
 
     @activity.defn(name=steps.DISBURSE)
     async def disburse(self, order: steps.DisbursementOrder) -> steps.DisbursementReceipt:
         key = steps.idempotency_key(order.application_id, "disburse")
         with refusals_are_final():
-            receipt = await self._client.disburse(outbound(order), key)
+            receipt = await self._client.disburse(order, key)
         await self._ledger.post_disbursement(order.application_id, order.bank_code, order.amount, key)
-        await record_view_after(self._views, order, "disbursed")
         return receipt
 
     @activity.defn(name=steps.APPLY_REPAYMENT)
     async def apply_repayment(self, order: steps.RepaymentOrder) -> None:
         key = steps.idempotency_key(order.application_id, "repayment", order.source, order.source_id)
         with refusals_are_final():
-            await self._client.apply_repayment(outbound(order), key)
+            await self._client.apply_repayment(order, key)
         await self._ledger.post_repayment(
             order.application_id, order.bank_code, order.source, order.source_id, order.allocation, key
         )
-        await record_view_after(self._views, order, f"repayment_{order.source}")
 
     @activity.defn(name=steps.SEND_OVERDUE_NOTICE)
     async def send_overdue_notice(self, notice: steps.OverdueNotice) -> None:
         key = steps.idempotency_key(notice.application_id, "overdue-notice")
-        await self._client.send_overdue_notice(outbound(notice), key)
-        await record_view_after(self._views, notice, "overdue")
+        await self._client.send_overdue_notice(notice, key)

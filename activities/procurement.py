@@ -12,7 +12,6 @@ from typing import Protocol
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.records import ViewRecorder, outbound, record_view_after
 from activities.refusals import refusals_are_final
 from domain import steps
 from domain.credit_profile import build_credit_profile
@@ -23,7 +22,9 @@ from integrations.procurement import ProcurementClient
 class Registry(Protocol):
     """The platform's registry: one active financing per contract, enforced by the database."""
 
-    async def claim(self, contract_no: str, application_id: str, bank_code: str) -> str | None: ...
+    async def claim(
+        self, contract_no: str, application_id: str, bank_code: str, collection_account_no: str | None = None
+    ) -> str | None: ...
 
     async def release(self, contract_no: str, application_id: str) -> object: ...
 
@@ -35,12 +36,9 @@ class RecordedPayments(Protocol):
 
 
 class ProcurementActivities:
-    def __init__(
-        self, client: ProcurementClient, registry: Registry, views: ViewRecorder, *, payments: RecordedPayments
-    ) -> None:
+    def __init__(self, client: ProcurementClient, registry: Registry, *, payments: RecordedPayments) -> None:
         self._client = client
         self._registry = registry
-        self._views = views
         self._payments = payments
 
     @activity.defn(name=steps.FETCH_DOSSIER)
@@ -60,7 +58,10 @@ class ProcurementActivities:
         """Claim the contract in the platform's registry (the database refuses a second active
         financing even under a race), then register the financing with the procurement system."""
         holder = await self._registry.claim(
-            registration.contract_no, registration.application_id, registration.bank_code
+            registration.contract_no,
+            registration.application_id,
+            registration.bank_code,
+            registration.collection_account_no,
         )
         if holder is not None:
             raise ApplicationError(
@@ -70,40 +71,33 @@ class ProcurementActivities:
             )
         with refusals_are_final():
             await self._client.register_financing(
-                outbound(registration), steps.idempotency_key(registration.application_id, "register")
+                registration, steps.idempotency_key(registration.application_id, "register")
             )
-        await record_view_after(self._views, registration, "registered")
 
     @activity.defn(name=steps.RELEASE_FINANCING)
     async def release_financing(self, release: steps.Release) -> None:
         """Release both registrations; releasing what is not held is a no-op, so undo is safe
         whatever the point the process reached."""
-        await self._client.release_financing(
-            outbound(release), steps.idempotency_key(release.application_id, "release")
-        )
+        await self._client.release_financing(release, steps.idempotency_key(release.application_id, "release"))
         await self._registry.release(release.contract_no, release.application_id)
-        await record_view_after(self._views, release, "registration_released")
 
     @activity.defn(name=steps.REQUEST_PAYEE_CHANGE)
     async def request_payee_change(self, change: steps.PayeeChange) -> steps.PayeeChangeAck:
         with refusals_are_final():
             ack = await self._client.request_payee_change(
-                outbound(change), steps.idempotency_key(change.application_id, "payee-change")
+                change, steps.idempotency_key(change.application_id, "payee-change")
             )
-        await record_view_after(self._views, change, "payee_change_requested", change.account_no)
         return ack
 
     @activity.defn(name=steps.RECORD_OFFLINE_ANSWER)
     async def record_offline_answer(self, answer: steps.OfflineAnswerRecord) -> None:
         with refusals_are_final():
             await self._client.record_offline_answer(
-                outbound(answer), steps.idempotency_key(answer.application_id, "offline-answer")
+                answer, steps.idempotency_key(answer.application_id, "offline-answer")
             )
-        await record_view_after(self._views, answer, "offline_answer_recorded")
 
     @activity.defn(name=steps.RESTORE_PAYEE_ACCOUNT)
     async def restore_payee_account(self, restore: steps.PayeeRestore) -> None:
         await self._client.restore_payee_account(
-            outbound(restore), steps.idempotency_key(restore.application_id, "payee-restore")
+            restore, steps.idempotency_key(restore.application_id, "payee-restore")
         )
-        await record_view_after(self._views, restore, "payee_restored")

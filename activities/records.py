@@ -1,10 +1,11 @@
-"""The platform's own records written by the workflow's steps: the applications read model
-(a versioned upsert, so repeating it is harmless) and ledger bookings without an external call."""
+"""The platform's own records, written by the workflow: the applications read model (the
+workflow's projection, written right after it took a transition — a versioned upsert, so a
+repeat or a late write is harmless) and ledger bookings that have no external call."""
 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Protocol, TypeVar
+from typing import Protocol
 
 from temporalio import activity
 
@@ -37,7 +38,7 @@ class RecordActivities:
 
     @activity.defn(name=steps.RECORD_APPLICATION)
     async def record_application(self, record: steps.RecordApplication) -> None:
-        await self._views.upsert_view(record.view, record.event)
+        await self._views.upsert_view(record.view, record.event, record.collection_account_no)
 
     @activity.defn(name=steps.BOOK_WRITE_OFF)
     async def book_write_off(self, booking: steps.WriteOffBooking) -> None:
@@ -49,24 +50,3 @@ class RecordActivities:
             booking.penalty,
             steps.idempotency_key(booking.application_id, "write-off"),
         )
-        await record_view_after(self._views, booking, "written_off")
-
-
-async def record_view_after(
-    views: ViewRecorder, step: steps.Step, event: str, collection_account_no: str | None = None
-) -> None:
-    """Write the view the workflow computed for after this step (see `domain.steps.Step`).
-
-    `collection_account_no`: the account that becomes the contract's locked payee account,
-    passed by the steps that know it (payee change, treasury lock); the read model keeps it
-    to classify treasury payments."""
-    if step.view_after is not None:
-        await views.upsert_view(step.view_after, event, collection_account_no)
-
-
-S = TypeVar("S", bound=steps.Step)
-
-
-def outbound(step: S) -> S:
-    """The step without the read-model view: external systems never see it."""
-    return step.model_copy(update={"view_after": None})

@@ -2,7 +2,8 @@
 
 Workflows may import only `domain` and `temporalio`, so they call activities by these
 names; `activities/` registers its definitions under the same names. Every input carries
-the business keys its idempotency key is derived from (never a run id).
+the business keys its idempotency key is derived from (never a run id), and only what its
+outside call needs: the read model is written by the workflow's own record step.
 """
 
 from __future__ import annotations
@@ -43,18 +44,6 @@ def idempotency_key(application_id: str, step: str, *parts: str) -> str:
     return ":".join(["zcd", application_id, step, *parts])
 
 
-class Step(BaseModel):
-    """Base of the inputs of steps that change what readers see.
-
-    `view_after` is the application view as it will be once the step succeeded; the activity
-    writes it to the read model right after its side effect (a versioned upsert, so a retry
-    or an older view never overwrites a newer one). This keeps the read model current without
-    an extra Temporal step per change. It is never sent to the external systems.
-    """
-
-    view_after: ApplicationView | None = None
-
-
 class DossierRequest(BaseModel):
     application_id: str
     contract_no: str
@@ -69,21 +58,24 @@ class Dossier(BaseModel):
     recorded_payments: Money = ZERO
 
 
-class Registration(Step):
+class Registration(BaseModel):
     application_id: str
     bank_code: str
     contract_no: str
     supplier_credit_code: str
     amount: Money
+    # the account that becomes the contract's locked payee account: kept in the registry, so a
+    # treasury payment is classified by what is stable for the financing's whole life
+    collection_account_no: str | None = None
 
 
-class Release(Step):
+class Release(BaseModel):
     application_id: str
     contract_no: str
     reason: str
 
 
-class PayeeChange(Step):
+class PayeeChange(BaseModel):
     application_id: str
     contract_no: str
     account_no: str
@@ -96,26 +88,26 @@ class PayeeChangeAck(BaseModel):
     previous_account_no: str
 
 
-class PayeeRestore(Step):
+class PayeeRestore(BaseModel):
     application_id: str
     contract_no: str
     reason: str
 
 
-class TreasuryLock(Step):
+class TreasuryLock(BaseModel):
     application_id: str
     contract_no: str
     account_no: str
     bank_code: str
 
 
-class TreasuryUnlock(Step):
+class TreasuryUnlock(BaseModel):
     application_id: str
     contract_no: str
     reason: str
 
 
-class ReviewSubmission(Step):
+class ReviewSubmission(BaseModel):
     application_id: str
     bank_code: str
     contract_no: str
@@ -128,13 +120,13 @@ class ReviewSubmission(Step):
     resend: int = 0  # ops may send an application to the bank again; each send has its own key
 
 
-class ReviewCancellation(Step):
+class ReviewCancellation(BaseModel):
     application_id: str
     bank_code: str
     reason: str
 
 
-class DisbursementOrder(Step):
+class DisbursementOrder(BaseModel):
     application_id: str
     bank_code: str
     contract_no: str
@@ -150,7 +142,7 @@ class DisbursementReceipt(BaseModel):
     executed_at: datetime
 
 
-class RepaymentOrder(Step):
+class RepaymentOrder(BaseModel):
     """Tell the bank how an amount received is split (it captures penalty + interest +
     principal and releases the surplus to the supplier) and book it in the ledger."""
 
@@ -163,7 +155,7 @@ class RepaymentOrder(Step):
     allocation: Allocation
 
 
-class OverdueNotice(Step):
+class OverdueNotice(BaseModel):
     application_id: str
     bank_code: str
     contract_no: str
@@ -171,7 +163,7 @@ class OverdueNotice(Step):
     overdue_since: date
 
 
-class WriteOffBooking(Step):
+class WriteOffBooking(BaseModel):
     application_id: str
     bank_code: str
     principal: Money
@@ -181,16 +173,18 @@ class WriteOffBooking(Step):
 
 
 class RecordApplication(BaseModel):
-    """The read model's copy of the view, written at every change (versioned upsert)."""
+    """The read model's copy of the view, written by the workflow itself after it took a
+    transition (a local activity; a versioned upsert, so a repeat or a late write is harmless)."""
 
     view: ApplicationView
     event: str
+    collection_account_no: str | None = None
 
 
 RECORD_OFFLINE_ANSWER = "procurement.record_offline_answer"
 
 
-class OfflineAnswerRecord(Step):
+class OfflineAnswerRecord(BaseModel):
     """Ops recorded the purchaser's offline answer: the procurement system is told, so its
     payee account matches what the purchaser agreed (and the treasury pays the right account)."""
 

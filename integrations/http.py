@@ -37,9 +37,9 @@ def segment(value: str) -> str:
 
 
 def wire(model: BaseModel, *, include: set[str] | None = None) -> dict[str, Any]:
-    """The JSON body for `model`: money as 2-place strings, dates ISO; the read-model view a
-    step may carry (`view_after`) never leaves the platform."""
-    return model.model_dump(mode="json", include=include, exclude={"view_after"})
+    """The JSON body for `model`: money as 2-place strings, dates ISO; `include` names the
+    fields the outside system is sent (the rest of a step's input stays in the platform)."""
+    return model.model_dump(mode="json", include=include)
 
 
 class ServiceClient:

@@ -38,10 +38,10 @@ def build_activities(
     settings: Settings, repos: Repositories, http: httpx.AsyncClient
 ) -> list[Callable[..., Awaitable[Any]]]:
     procurement = ProcurementActivities(
-        ProcurementClient(settings.procurement_url, http), repos.registry, repos.applications, payments=repos.payments
+        ProcurementClient(settings.procurement_url, http), repos.registry, payments=repos.payments
     )
-    bank = BankActivities(BankClient(settings.bank_url, http), repos.ledger, repos.applications)
-    treasury = TreasuryActivities(TreasuryClient(settings.treasury_url, http), repos.applications)
+    bank = BankActivities(BankClient(settings.bank_url, http), repos.ledger)
+    treasury = TreasuryActivities(TreasuryClient(settings.treasury_url, http))
     records = RecordActivities(repos.applications, repos.ledger)
     return [
         procurement.fetch_dossier,

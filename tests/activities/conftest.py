@@ -45,24 +45,22 @@ def registry(db_pool: asyncpg.Pool) -> RegistryRepository:
 
 @pytest.fixture
 async def procurement(
-    simulators: RunningSimulators, registry: RegistryRepository, views: ApplicationRepository, db_pool: asyncpg.Pool
+    simulators: RunningSimulators, registry: RegistryRepository, db_pool: asyncpg.Pool
 ) -> AsyncIterator[ProcurementActivities]:
     async with ProcurementClient(simulators.procurement_url, timeout_seconds=5.0) as client:
-        yield ProcurementActivities(client, registry, views, payments=PaymentInbox(db_pool))
+        yield ProcurementActivities(client, registry, payments=PaymentInbox(db_pool))
 
 
 @pytest.fixture
-async def bank(
-    simulators: RunningSimulators, ledger: LedgerRepository, views: ApplicationRepository
-) -> AsyncIterator[BankActivities]:
+async def bank(simulators: RunningSimulators, ledger: LedgerRepository) -> AsyncIterator[BankActivities]:
     async with BankClient(simulators.bank_url, timeout_seconds=5.0) as client:
-        yield BankActivities(client, ledger, views)
+        yield BankActivities(client, ledger)
 
 
 @pytest.fixture
-async def treasury(simulators: RunningSimulators, views: ApplicationRepository) -> AsyncIterator[TreasuryActivities]:
+async def treasury(simulators: RunningSimulators) -> AsyncIterator[TreasuryActivities]:
     async with TreasuryClient(simulators.treasury_url, timeout_seconds=5.0) as client:
-        yield TreasuryActivities(client, views)
+        yield TreasuryActivities(client)
 
 
 @pytest.fixture

@@ -12,11 +12,8 @@ from activities.procurement import ProcurementActivities
 from domain import steps
 from domain.contracts import Contract
 from domain.errors import ErrorCode
-from domain.stages import Stage
-from store.applications import ApplicationRepository
 from store.registry import RegistryRepository
 from tests.fixtures.simulators import RunningSimulators, unique
-from tests.store.factories import make_view
 
 
 def registration(contract: Contract, application_id: str, **fields: object) -> steps.Registration:
@@ -68,22 +65,21 @@ async def test_register_claims_registry_and_procurement_and_refuses_a_second_app
     env: ActivityEnvironment,
     procurement: ProcurementActivities,
     registry: RegistryRepository,
-    views: ApplicationRepository,
     simulators: RunningSimulators,
 ) -> None:
     contract = await simulators.new_contract()
     first, second = unique("app"), unique("app")
-    view = make_view(first, contract_no=contract.contract_no, stage=Stage.BANK_REVIEW, version=2)
+    claim = registration(contract, first, collection_account_no="6222020000000002")
 
-    await env.run(procurement.register_financing, registration(contract, first, view_after=view))
-    await env.run(procurement.register_financing, registration(contract, first))  # a retry is harmless
+    await env.run(procurement.register_financing, claim)
+    await env.run(procurement.register_financing, claim)  # a retry is harmless
 
     holder = await registry.holder(contract.contract_no)
     assert holder is not None and holder.application_id == first
+    # the registry keeps the account that becomes the locked payee account: payments are routed by it
+    assert holder.collection_account_no == "6222020000000002"
     financing = (await sim_contract(simulators, contract.contract_no))["financing"]
     assert isinstance(financing, dict) and financing["application_id"] == first
-    assert await views.get(first) == view
-    assert await views.version_of(first) == 2
 
     with pytest.raises(ApplicationError) as raised:
         await env.run(procurement.register_financing, registration(contract, second))
@@ -122,20 +118,17 @@ async def test_release_is_idempotent_and_frees_the_contract(
 async def test_payee_change_is_pending_then_restore_puts_back_the_original_account(
     env: ActivityEnvironment,
     procurement: ProcurementActivities,
-    views: ApplicationRepository,
     simulators: RunningSimulators,
 ) -> None:
     contract = await simulators.new_contract()
     app_id = unique("app")
     await env.run(procurement.register_financing, registration(contract, app_id))
-    view = make_view(app_id, contract_no=contract.contract_no, stage=Stage.ACCOUNT_LOCK, version=5)
     change = steps.PayeeChange(
         application_id=app_id,
         contract_no=contract.contract_no,
         account_no="6222020000000002",
         account_name="无锡某某科技有限公司",
         bank_code="ICBC",
-        view_after=view,
     )
 
     ack = await env.run(procurement.request_payee_change, change)
@@ -147,14 +140,6 @@ async def test_payee_change_is_pending_then_restore_puts_back_the_original_accou
     changes = state["payee_changes"]
     assert isinstance(changes, list) and len(changes) == 1
     assert changes[0]["status"] == "pending" and changes[0]["account_no"] == "6222020000000002"
-    # the read model learns the collection account the treasury will pay
-    assert await views.get(app_id) == view
-    payable = await views.find_payable(contract.contract_no)
-    assert payable is None  # not yet repaying; the account is kept for when it is
-    lent = view.model_copy(update={"stage": Stage.REPAYING, "version": 6})
-    await views.upsert_view(lent, "disbursed")
-    payable = await views.find_payable(contract.contract_no)
-    assert payable is not None and payable.locked_account_no == "6222020000000002"
 
     # the purchaser confirms; restoring puts the original account back
     decided = await simulators.hook(

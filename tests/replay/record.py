@@ -1,44 +1,31 @@
-"""Record the happy-path history the replay test guards: `python -m tests.replay.record`.
+"""Record the histories the replay suite guards: `python -m tests.replay.record`.
 
-Re-record only when a change to the workflow is *meant* to change its commands (and then
-keep the old file too, or patch the change with `workflow.patched`): a history recorded by
-the code that runs in production is what a non-deterministic change would break."""
+Every financing the workflow tests start (tests/workflow/test_financing.py and
+test_messages.py: every path — happy, refused, rejected, expired, lock refused and expired,
+withdrawn, cancelled, partial payments, overdue → settled, written off + recovery, misdirected
++ acknowledged, early and late messages) leaves its history in tests/replay/histories.
+
+Record them *before* a change to the workflow, with the code that runs in production, and keep
+them: a history the old code wrote is what a non-deterministic change would break (see
+docs/versioning.md for the policy)."""
 
 from __future__ import annotations
 
-import asyncio
-import uuid
+import os
+import subprocess
+import sys
 from pathlib import Path
 
-from temporalio.testing import WorkflowEnvironment
-
-from domain import workflow_api as names
-from tests.fixtures.temporal import register_search_attributes
-from tests.workflow.harness import FakeSystems, Harness, new_worker
-from tests.workflow.test_financing import _payment, approved_and_locked
-from worker.client import data_converter, temporal_test_server_path
-
-HISTORY_FILE = Path(__file__).parent / "histories" / "happy_path.json"
+HISTORIES = Path(__file__).parent / "histories"
+RECORDED_BY = ["tests/workflow/test_financing.py", "tests/workflow/test_messages.py"]
 
 
-async def record() -> None:
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=temporal_test_server_path(), data_converter=data_converter()
-    )
-    try:
-        await register_search_attributes(env)
-        fakes, queue = FakeSystems(), f"record-{uuid.uuid4().hex[:6]}"
-        async with new_worker(env, fakes, queue):
-            h = Harness(env, fakes, queue)
-            no, handle, view = await approved_and_locked(h)
-            await h.signal(handle, names.SIGNAL_TREASURY_PAYMENT, _payment(no, "1000000.00", view.disbursed_on))
-            await handle.result()
-            history = await handle.fetch_history()
-        HISTORY_FILE.write_text(history.to_json())
-        print(f"recorded {len(history.events)} events to {HISTORY_FILE}")
-    finally:
-        await env.shutdown()
+def record() -> int:
+    env = dict(os.environ, ZCD_RECORD_HISTORIES=str(HISTORIES))
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", *RECORDED_BY], env=env, check=False)
+    print(f"{len(list(HISTORIES.glob('*.json')))} histories in {HISTORIES}")
+    return done.returncode
 
 
 if __name__ == "__main__":
-    asyncio.run(record())
+    raise SystemExit(record())

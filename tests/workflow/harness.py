@@ -8,6 +8,7 @@ workflow did to them, not just that a function was called.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -98,6 +99,22 @@ class FakeSystems:
     # faults: activity name -> number of attempts that fail (transiently) before success
     transient_failures: dict[str, int] = field(default_factory=dict)
     refusals: dict[str, ApplicationError] = field(default_factory=dict)
+    # activity name -> a gate it waits at before its effect: a test holds a step "in flight"
+    # (the payee change being requested, the payout being confirmed) and sends messages meanwhile
+    gates: dict[str, asyncio.Event] = field(default_factory=dict)
+    arrived: dict[str, asyncio.Event] = field(default_factory=dict)  # set when a gated step reached its gate
+
+    def hold(self, name: str) -> asyncio.Event:
+        """Hold activity `name` at its gate until the returned event is set."""
+        self.arrived[name] = asyncio.Event()
+        gate = self.gates[name] = asyncio.Event()
+        return gate
+
+    async def _pass_gate(self, name: str) -> None:
+        gate = self.gates.get(name)
+        if gate is not None:
+            self.arrived[name].set()
+            await gate.wait()
 
     def add_contract(self, c: Contract) -> Contract:
         self.contracts[c.contract_no] = c
@@ -111,13 +128,6 @@ class FakeSystems:
         if self.transient_failures.get(name, 0) > 0:
             self.transient_failures[name] -= 1
             raise RuntimeError(f"{name}: simulated outage")
-
-    def _record(self, step: steps.Step) -> None:
-        view = step.view_after
-        if view is not None:
-            current = self.views.get(view.application_id)
-            if current is None or current.version < view.version:
-                self.views[view.application_id] = view
 
     # -- procurement
     @activity.defn(name=steps.FETCH_DOSSIER)
@@ -150,33 +160,30 @@ class FakeSystems:
         if holder != reg.application_id:
             raise ApplicationError("held", type="contract_already_financed", non_retryable=True)
         self.procurement_holders[reg.contract_no] = reg.application_id
-        self._record(reg)
 
     @activity.defn(name=steps.RELEASE_FINANCING)
     async def release_financing(self, rel: steps.Release) -> None:
+        await self._pass_gate(steps.RELEASE_FINANCING)
         self._enter(steps.RELEASE_FINANCING)
         for table in (self.registry, self.procurement_holders):
             if table.get(rel.contract_no) == rel.application_id:
                 del table[rel.contract_no]
-        self._record(rel)
 
     @activity.defn(name=steps.REQUEST_PAYEE_CHANGE)
     async def request_payee_change(self, change: steps.PayeeChange) -> steps.PayeeChangeAck:
+        await self._pass_gate(steps.REQUEST_PAYEE_CHANGE)
         self._enter(steps.REQUEST_PAYEE_CHANGE)
-        self._record(change)
         return steps.PayeeChangeAck(change_id=f"chg-{change.application_id}", previous_account_no=ORIGINAL_PAYEE)
 
     @activity.defn(name=steps.RECORD_OFFLINE_ANSWER)
     async def record_offline_answer(self, answer: steps.OfflineAnswerRecord) -> None:
         self._enter(steps.RECORD_OFFLINE_ANSWER)
         self.offline_answers.append(answer)
-        self._record(answer)
 
     @activity.defn(name=steps.RESTORE_PAYEE_ACCOUNT)
     async def restore_payee_account(self, restore: steps.PayeeRestore) -> None:
         self._enter(steps.RESTORE_PAYEE_ACCOUNT)
         self.payee[restore.contract_no] = self.contracts[restore.contract_no].payee_account_no
-        self._record(restore)
 
     # -- treasury
     @activity.defn(name=steps.LOCK_PAYEE_ACCOUNT)
@@ -184,46 +191,40 @@ class FakeSystems:
         self._enter(steps.LOCK_PAYEE_ACCOUNT)
         self.treasury_locks[lock.contract_no] = lock.account_no
         self.payee[lock.contract_no] = lock.account_no
-        self._record(lock)
 
     @activity.defn(name=steps.UNLOCK_PAYEE_ACCOUNT)
     async def unlock_payee_account(self, unlock: steps.TreasuryUnlock) -> None:
         self._enter(steps.UNLOCK_PAYEE_ACCOUNT)
         self.treasury_locks.pop(unlock.contract_no, None)
-        self._record(unlock)
 
     # -- bank
     @activity.defn(name=steps.SUBMIT_FOR_REVIEW)
     async def submit_for_review(self, sub: steps.ReviewSubmission) -> None:
         self._enter(steps.SUBMIT_FOR_REVIEW)
         self.reviews[sub.application_id] = "open"
-        self._record(sub)
 
     @activity.defn(name=steps.CANCEL_REVIEW)
     async def cancel_review(self, cancel: steps.ReviewCancellation) -> None:
         self._enter(steps.CANCEL_REVIEW)
         self.reviews[cancel.application_id] = "cancelled"
-        self._record(cancel)
 
     @activity.defn(name=steps.DISBURSE)
     async def disburse(self, order: steps.DisbursementOrder) -> steps.DisbursementReceipt:
         key = steps.idempotency_key(order.application_id, "disburse")
         self.payouts.setdefault(key, order)  # executed, even when the answer is then lost
+        await self._pass_gate(steps.DISBURSE)
         self._enter(steps.DISBURSE)
-        self._record(order)
         return steps.DisbursementReceipt(disbursement_id=f"D-{order.application_id}", executed_at=datetime.now(UTC))
 
     @activity.defn(name=steps.APPLY_REPAYMENT)
     async def apply_repayment(self, order: steps.RepaymentOrder) -> None:
         self._enter(steps.APPLY_REPAYMENT)
         self.repayments.setdefault(f"{order.application_id}:{order.source}:{order.source_id}", order)
-        self._record(order)
 
     @activity.defn(name=steps.SEND_OVERDUE_NOTICE)
     async def send_overdue_notice(self, notice: steps.OverdueNotice) -> None:
         self._enter(steps.SEND_OVERDUE_NOTICE)
         self.overdue_notices.append(notice)
-        self._record(notice)
 
     # -- records
     @activity.defn(name=steps.RECORD_APPLICATION)
@@ -237,7 +238,6 @@ class FakeSystems:
     async def book_write_off(self, booking: steps.WriteOffBooking) -> None:
         self._enter(steps.BOOK_WRITE_OFF)
         self.write_offs.append(booking)
-        self._record(booking)
 
     def activities(self) -> list[Callable[..., Awaitable[Any]]]:
         return [
@@ -276,6 +276,8 @@ class Harness:
     env: WorkflowEnvironment
     fakes: FakeSystems
     task_queue: str
+    # every financing a test started: their histories can be recorded for the replay suite
+    handles: list[WorkflowHandle[Any, ApplicationView]] = field(default_factory=list)
 
     async def submit(
         self,
@@ -304,9 +306,13 @@ class Harness:
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             result_type=ApplicationView,
         )
-        view = await self.env.client.execute_update_with_start_workflow(
-            names.UPDATE_SUBMISSION_OUTCOME, start_workflow_operation=start, result_type=ApplicationView
-        )
+        try:
+            view = await self.env.client.execute_update_with_start_workflow(
+                names.UPDATE_SUBMISSION_OUTCOME, start_workflow_operation=start, result_type=ApplicationView
+            )
+        finally:
+            with contextlib.suppress(Exception):
+                self.handles.append(await asyncio.wait_for(start.workflow_handle(), timeout=1))
         return await start.workflow_handle(), view
 
     async def view(self, handle: WorkflowHandle[Any, ApplicationView]) -> ApplicationView:
@@ -345,3 +351,19 @@ def new_worker(env: WorkflowEnvironment, fakes: FakeSystems, task_queue: str) ->
 def today_in(view: ApplicationView) -> date:
     assert view.disbursed_on is not None
     return view.disbursed_on
+
+
+async def record_histories(h: Harness, name: str, directory: str) -> None:
+    """Write the history of every financing the test started to `directory` (the replay
+    suite's recordings: `ZCD_RECORD_HISTORIES=tests/replay/histories pytest tests/workflow`)."""
+    from pathlib import Path
+
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 (a test tool, a local folder)
+    seen: set[str] = set()
+    for n, handle in enumerate(h.handles):
+        if handle.id in seen:
+            continue
+        seen.add(handle.id)
+        history = await handle.fetch_history()
+        (out / f"{name}-{n}.json").write_text(history.to_json())

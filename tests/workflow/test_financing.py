@@ -6,7 +6,6 @@ workflow's timers (review SLA, lock deadline, maturity, grace) fire as they woul
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from decimal import Decimal
 
@@ -15,7 +14,6 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
-from temporalio.testing import WorkflowEnvironment
 
 from domain import steps
 from domain import workflow_api as names
@@ -45,20 +43,11 @@ from tests.workflow.harness import (
     Harness,
     application_request,
     contract,
-    new_worker,
 )
 from workflows import search_attributes as sa
 
 D = Decimal
 APPROVE = Decision(decision="approve", approved_amount=D("700000.00"), annual_rate=D("0.0385"), term_days=180)
-
-
-@pytest.fixture
-async def h(time_skipping_env: WorkflowEnvironment) -> AsyncIterator[Harness]:
-    fakes = FakeSystems()
-    queue = f"financing-test-{uuid.uuid4().hex[:8]}"
-    async with new_worker(time_skipping_env, fakes, queue):
-        yield Harness(time_skipping_env, fakes, queue)
 
 
 def new_contract(h: Harness, **overrides: object) -> str:
@@ -641,4 +630,4 @@ async def test_happy_path_history_size(h: Harness) -> None:
     await h.signal(handle, names.SIGNAL_TREASURY_PAYMENT, _payment(no, "1000000.00", view.disbursed_on))
     await handle.result()
     events = await _history_event_types(handle)
-    assert len(events) <= 90, len(events)
+    assert len(events) <= 96, len(events)
