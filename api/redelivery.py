@@ -1,6 +1,9 @@
 """Signals recorded in the inboxes but not delivered (Temporal unreachable, a crash between
 the record and the signal) are sent again; the workflow deduplicates by business id, so a
-second delivery is harmless. The API runs `redeliver_forever` beside the requests."""
+second delivery is harmless. A message whose financing has ended by now is not marked
+delivered: it is kept for ops with the reason (`GET /v1/ops/payments?status=kept`), since it
+was answered `accepted` and was never applied. The API runs `redeliver_forever` beside the
+requests."""
 
 from __future__ import annotations
 
@@ -24,9 +27,13 @@ async def redeliver_once(state: AppState) -> int:
         delivered = await temporal_ops.signal(
             state.temporal, payment.application_id, names.SIGNAL_TREASURY_PAYMENT, payment.notice()
         )
-        if not delivered:
-            log.warning("payment_for_ended_workflow", payment_id=payment.payment_id)
-        await state.repos.payments.mark_delivered(payment.payment_id)
+        if delivered:
+            await state.repos.payments.mark_delivered(payment.payment_id)
+        else:
+            log.warning("payment_for_ended_workflow_kept", payment_id=payment.payment_id)
+            await state.repos.payments.keep(
+                payment.payment_id, f"accepted, but financing {payment.application_id} had ended before it was applied"
+            )
         handed += 1
     for change in await state.repos.account_changes.undelivered():
         if change.application_id is None:
@@ -34,9 +41,13 @@ async def redeliver_once(state: AppState) -> int:
         delivered = await temporal_ops.signal(
             state.temporal, change.application_id, names.SIGNAL_ACCOUNT_CHANGE, change.event()
         )
-        if not delivered:
-            log.warning("account_change_for_ended_workflow", event_id=change.event_id)
-        await state.repos.account_changes.mark_delivered(change.event_id)
+        if delivered:
+            await state.repos.account_changes.mark_delivered(change.event_id)
+        else:
+            log.warning("account_change_for_ended_workflow_kept", event_id=change.event_id)
+            await state.repos.account_changes.keep(
+                change.event_id, f"accepted, but financing {change.application_id} had ended before it was taken"
+            )
         handed += 1
     return handed
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any
 
 import asyncpg
 from pydantic import BaseModel
@@ -21,17 +21,11 @@ from store.cursors import clamp_limit, decode_cursor, encode_cursor
 _ACTIVE = sorted(stage.value for stage in ACTIVE_STAGES)
 _PAYMENT_ACCEPTING = sorted(stage.value for stage in PAYMENT_ACCEPTING_STAGES)
 # What makes an application "stuck" (GET /v1/ops/stuck, and the zcd_applications_stuck gauge):
-# active, and flagged for attention or past its stage's deadline. $1: active stages, $2: now.
-STUCK_CONDITION = "stage = ANY($1::text[]) AND (needs_attention OR stage_deadline < $2)"
+# flagged for attention — an active one, or an ended one that keeps a message for a person
+# (its process stays open until ops acknowledge it) — or active and past its stage's deadline.
+# $1: active stages, $2: now.
+STUCK_CONDITION = "(needs_attention OR (stage = ANY($1::text[]) AND stage_deadline < $2))"
 ACTIVE_STAGE_VALUES = _ACTIVE
-
-
-class PayableLoan(NamedTuple):
-    """The loan a treasury payment for a contract would repay."""
-
-    application_id: str
-    stage: Stage
-    locked_account_no: str | None  # None: not known to the read model
 
 
 class StuckApplication(BaseModel):
@@ -149,35 +143,12 @@ class ApplicationRepository:
         )
         return version
 
-    async def find_payable(self, contract_no: str) -> PayableLoan | None:
-        """The loan on `contract_no` that takes treasury payments (repaying, overdue or
-        written off — a written-off loan books recoveries), with its locked account."""
-        row = await self._pool.fetchrow(
-            """
-            SELECT application_id, stage, collection_account_no FROM applications
-             WHERE contract_no = $1 AND stage = ANY($2::text[])
-             ORDER BY submitted_at DESC, application_id DESC
-             LIMIT 1
-            """,
-            contract_no,
-            _PAYMENT_ACCEPTING,
+    async def collection_account(self, application_id: str) -> str | None:
+        """The collection account recorded for an application (the registry keeps it too)."""
+        account: str | None = await self._pool.fetchval(
+            "SELECT collection_account_no FROM applications WHERE application_id = $1", application_id
         )
-        if row is None:
-            return None
-        return PayableLoan(row["application_id"], Stage(row["stage"]), row["collection_account_no"])
-
-    async def find_awaiting_lock(self, contract_no: str) -> str | None:
-        """The application on `contract_no` waiting for the purchaser's account-change answer."""
-        application_id: str | None = await self._pool.fetchval(
-            """
-            SELECT application_id FROM applications
-             WHERE contract_no = $1 AND stage = 'account_lock'
-             ORDER BY submitted_at DESC, application_id DESC
-             LIMIT 1
-            """,
-            contract_no,
-        )
-        return application_id
+        return account
 
     async def has_active(self, contract_no: str) -> bool:
         """Whether an application on `contract_no` is in an active stage. (A written-off
@@ -190,8 +161,7 @@ class ApplicationRepository:
         return found
 
     async def stuck(self, now: datetime) -> list[StuckApplication]:
-        """Active applications that need attention or are past their stage's deadline,
-        longest waiting first."""
+        """Applications that need a person (see STUCK_CONDITION), longest waiting first."""
         rows = await self._pool.fetch(
             f"""
             SELECT application_id, contract_no, bank_code, district, stage, stage_since, submitted_at,

@@ -12,7 +12,7 @@ from datetime import datetime
 
 import asyncpg
 
-from domain.stages import ACTIVE_STAGES, Stage
+from domain.stages import Stage
 from store.applications import ACTIVE_STAGE_VALUES, STUCK_CONDITION
 from store.payments import UNDELIVERED_ACCOUNT_CHANGES, UNDELIVERED_PAYMENTS
 
@@ -28,7 +28,7 @@ class Undelivered:
 @dataclass(frozen=True)
 class OperationalGauges:
     applications: dict[str, int]  # every stage, zero included
-    stuck: dict[str, int]  # every active stage, zero included
+    stuck: dict[str, int]  # every stage, zero included
     undelivered: dict[str, Undelivered]  # per inbox (INBOXES)
 
 
@@ -53,7 +53,7 @@ async def read_gauges(pool: asyncpg.Pool, now: datetime) -> OperationalGauges:
             """
         )
     applications = {stage.value: 0 for stage in Stage}
-    stuck = {stage.value: 0 for stage in Stage if stage in ACTIVE_STAGES}
+    stuck = {stage.value: 0 for stage in Stage}  # an ended financing may keep a message for a person
     for row in stages:
         applications[row["stage"]] = row["total"]
         if row["stage"] in stuck:

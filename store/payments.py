@@ -18,33 +18,12 @@ from pydantic import BaseModel
 
 from domain.application import AccountChangeEvent, TreasuryPayment
 from domain.money import Money
-from store.applications import PayableLoan
+from domain.routing import Route
 from store.cursors import clamp_limit, decode_cursor, encode_cursor
 
 PaymentStatus = Literal["accepted", "duplicate", "unmatched", "misdirected"]
 StoredPaymentStatus = Literal["accepted", "unmatched", "misdirected"]
 AccountChangeStatus = Literal["accepted", "duplicate", "unmatched"]
-
-
-class PaymentClassification(BaseModel):
-    """Where a treasury payment belongs, decided before it is recorded."""
-
-    status: StoredPaymentStatus
-    application_id: str | None = None
-
-
-def classify_payment(notice: TreasuryPayment, payable: PayableLoan | None) -> PaymentClassification:
-    """API.md: no loan taking payments on the contract → unmatched; a loan whose locked
-    account is not the payee account → misdirected (kept for ops, not credited); else accepted.
-
-    When the read model does not know the locked account the payment is accepted: the
-    workflow, which holds the locked account, checks it again.
-    """
-    if payable is None:
-        return PaymentClassification(status="unmatched")
-    if payable.locked_account_no is not None and payable.locked_account_no != notice.payee_account_no:
-        return PaymentClassification(status="misdirected", application_id=payable.application_id)
-    return PaymentClassification(status="accepted", application_id=payable.application_id)
 
 
 class StoredPayment(BaseModel):
@@ -58,6 +37,7 @@ class StoredPayment(BaseModel):
     received_at: datetime
     delivered_at: datetime | None
     duplicates: int
+    kept_reason: str | None = None  # accepted, but its financing had ended when it was handed over
 
     def notice(self) -> TreasuryPayment:
         """The notification as the workflow is signalled with it."""
@@ -80,6 +60,7 @@ class StoredAccountChange(BaseModel):
     received_at: datetime
     delivered_at: datetime | None
     duplicates: int
+    kept_reason: str | None = None
 
     def event(self) -> AccountChangeEvent:
         return AccountChangeEvent(
@@ -89,15 +70,18 @@ class StoredAccountChange(BaseModel):
 
 # Recorded but not yet signalled to their workflow: what redelivery sends again (and what the
 # zcd_inbox_undelivered gauge counts).
-UNDELIVERED_PAYMENTS = "delivered_at IS NULL AND status <> 'unmatched'"
-UNDELIVERED_ACCOUNT_CHANGES = "delivered_at IS NULL AND status = 'accepted'"
+UNDELIVERED_PAYMENTS = "delivered_at IS NULL AND kept_reason IS NULL AND status <> 'unmatched'"
+UNDELIVERED_ACCOUNT_CHANGES = "delivered_at IS NULL AND kept_reason IS NULL AND status = 'accepted'"
+# what `GET /v1/ops/payments?status=kept` lists: accepted, never applied, kept for a person
+KEPT_PAYMENTS = "kept_reason IS NOT NULL"
 
 _PAYMENT_COLUMNS = (
     "payment_id, contract_no, payee_account_no, amount, paid_on, status, application_id, received_at, "
-    "delivered_at, duplicates"
+    "delivered_at, duplicates, kept_reason"
 )
 _EVENT_COLUMNS = (
-    "event_id, contract_no, decision, decided_at, status, application_id, received_at, delivered_at, duplicates"
+    "event_id, contract_no, decision, decided_at, status, application_id, received_at, delivered_at, duplicates, "
+    "kept_reason"
 )
 
 
@@ -107,9 +91,7 @@ class PaymentInbox:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def record(
-        self, notice: TreasuryPayment, raw_body: bytes, classification: PaymentClassification
-    ) -> tuple[PaymentStatus, bool]:
+    async def record(self, notice: TreasuryPayment, raw_body: bytes, route: Route) -> tuple[PaymentStatus, bool]:
         """Record a notification. Returns (status for the 202, is_new): the classification's
         status for a new payment_id, ("duplicate", False) for one seen before."""
         row = await self._pool.fetchrow(
@@ -126,13 +108,13 @@ class PaymentInbox:
             notice.payee_account_no,
             notice.amount,
             notice.paid_on,
-            classification.status,
-            classification.application_id,
+            route.status,
+            route.application_id,
             raw_body,
         )
         assert row is not None  # INSERT ... RETURNING with DO UPDATE always returns the row
         if row["inserted"]:
-            return classification.status, True
+            return route.status, True
         return "duplicate", False
 
     async def get(self, payment_id: str) -> StoredPayment | None:
@@ -155,6 +137,27 @@ class PaymentInbox:
             payment_id,
         )
 
+    async def unmatch(self, payment_id: str, reason: str) -> None:
+        """Before it was answered, the payment's financing turned out to have ended (between the
+        registry look-up and the hand-over): it is unmatched, kept for ops with the reason."""
+        await self._pool.execute(
+            """
+            UPDATE treasury_payments SET status = 'unmatched', application_id = NULL, kept_reason = $2
+             WHERE payment_id = $1 AND delivered_at IS NULL
+            """,
+            payment_id,
+            reason,
+        )
+
+    async def keep(self, payment_id: str, reason: str) -> None:
+        """An accepted payment that can no longer reach its financing (it ended before the
+        hand-over, e.g. the API died in between): kept for ops, never silently marked delivered."""
+        await self._pool.execute(
+            "UPDATE treasury_payments SET kept_reason = $2 WHERE payment_id = $1 AND delivered_at IS NULL",
+            payment_id,
+            reason,
+        )
+
     async def undelivered(self, limit: int = 100) -> list[StoredPayment]:
         """Payments for a loan (accepted or misdirected) not yet signalled, oldest first."""
         rows = await self._pool.fetch(
@@ -169,21 +172,26 @@ class PaymentInbox:
         return [StoredPayment(**dict(row)) for row in rows]
 
     async def list_for_ops(
-        self, status: Literal["unmatched", "misdirected"], limit: int = 50, cursor: str | None = None
+        self, status: Literal["unmatched", "misdirected", "kept"], limit: int = 50, cursor: str | None = None
     ) -> tuple[list[StoredPayment], str | None]:
-        """GET /v1/ops/payments?status=…: what was kept for ops, newest first."""
+        """GET /v1/ops/payments?status=…: what was kept for ops, newest first. `kept`: accepted
+        payments that never reached a financing (it had ended), with the reason."""
         limit = clamp_limit(limit)
-        args: list[object] = [status]
+        args: list[object] = []
+        where = KEPT_PAYMENTS
+        if status != "kept":
+            args.append(status)
+            where = "status = $1"
         after = ""
         if cursor is not None:
             after_at, after_id = decode_cursor(cursor)
             args += [after_at, after_id]
-            after = "AND (received_at, payment_id) < ($2, $3)"
+            after = f"AND (received_at, payment_id) < (${len(args) - 1}, ${len(args)})"
         args.append(limit + 1)
         rows = await self._pool.fetch(
             f"""
             SELECT {_PAYMENT_COLUMNS} FROM treasury_payments
-             WHERE status = $1 {after}
+             WHERE {where} {after}
              ORDER BY received_at DESC, payment_id DESC
              LIMIT ${len(args)}
             """,
@@ -216,7 +224,7 @@ class AccountChangeInbox:
     async def record(
         self, event: AccountChangeEvent, raw_body: bytes, application_id: str | None
     ) -> tuple[AccountChangeStatus, bool]:
-        """Record an event for `application_id` (the application awaiting the answer, or None:
+        """Record an event for `application_id` (the contract's active financing, or None:
         `unmatched`). Returns (status, is_new); a repeated event_id is ("duplicate", False)."""
         status: Literal["accepted", "unmatched"] = "accepted" if application_id is not None else "unmatched"
         row = await self._pool.fetchrow(
@@ -251,6 +259,24 @@ class AccountChangeInbox:
         await self._pool.execute(
             "UPDATE account_change_events SET delivered_at = now() WHERE event_id = $1 AND delivered_at IS NULL",
             event_id,
+        )
+
+    async def unmatch(self, event_id: str, reason: str) -> None:
+        """Its financing had ended before the hand-over: unmatched, kept with the reason."""
+        await self._pool.execute(
+            """
+            UPDATE account_change_events SET status = 'unmatched', application_id = NULL, kept_reason = $2
+             WHERE event_id = $1 AND delivered_at IS NULL
+            """,
+            event_id,
+            reason,
+        )
+
+    async def keep(self, event_id: str, reason: str) -> None:
+        await self._pool.execute(
+            "UPDATE account_change_events SET kept_reason = $2 WHERE event_id = $1 AND delivered_at IS NULL",
+            event_id,
+            reason,
         )
 
     async def undelivered(self, limit: int = 100) -> list[StoredAccountChange]:

@@ -19,13 +19,16 @@ class Registration(NamedTuple):
     application_id: str
     bank_code: str
     claimed_at: datetime
+    collection_account_no: str | None = None  # None for registrations from before it was kept
 
 
 class RegistryRepository:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def claim(self, contract_no: str, application_id: str, bank_code: str) -> str | None:
+    async def claim(
+        self, contract_no: str, application_id: str, bank_code: str, collection_account_no: str | None = None
+    ) -> str | None:
         """Register `application_id` as the contract's active financing.
 
         Returns None when it now holds the registration (claimed here, or already held by
@@ -35,13 +38,15 @@ class RegistryRepository:
         for _ in range(10):
             claimed = await self._pool.fetchval(
                 """
-                INSERT INTO financing_registry (contract_no, application_id, bank_code) VALUES ($1, $2, $3)
+                INSERT INTO financing_registry (contract_no, application_id, bank_code, collection_account_no)
+                VALUES ($1, $2, $3, $4)
                 ON CONFLICT (contract_no) WHERE released_at IS NULL DO NOTHING
                 RETURNING registration_id
                 """,
                 contract_no,
                 application_id,
                 bank_code,
+                collection_account_no,
             )
             if claimed is not None:
                 return None
@@ -69,9 +74,11 @@ class RegistryRepository:
         """The financing that holds the contract now, if any."""
         row = await self._pool.fetchrow(
             """
-            SELECT application_id, bank_code, claimed_at FROM financing_registry
+            SELECT application_id, bank_code, claimed_at, collection_account_no FROM financing_registry
              WHERE contract_no = $1 AND released_at IS NULL
             """,
             contract_no,
         )
-        return Registration(row["application_id"], row["bank_code"], row["claimed_at"]) if row is not None else None
+        if row is None:
+            return None
+        return Registration(row["application_id"], row["bank_code"], row["claimed_at"], row["collection_account_no"])

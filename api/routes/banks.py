@@ -53,15 +53,17 @@ def deadlines(state: AppState) -> Deadlines:
 
 
 async def visible_view(state: AppState, who: Principal, application_id: str) -> ApplicationView:
-    """The application as the caller may see it, else 404 not_found (another bank's too)."""
-    recorded = await state.repos.applications.get(application_id)
-    view = await temporal_ops.query_view(state.temporal, application_id)
+    """The application as the caller may see it, else 404 not_found (another bank's too).
+
+    Answered from the platform's record — the workflow's own projection, written after each
+    transition and before any update answers — so it keeps answering while Temporal is down.
+    Only an application not recorded yet (still being verified, after a submission answered
+    503) is asked of its workflow."""
+    view = await state.repos.applications.get(application_id)
     if view is None:
-        view = recorded
-    elif recorded is None and (
-        view.stage.is_final or not await temporal_ops.is_running(state.temporal, application_id)
-    ):
-        view = None  # a submission refused at verification: it never existed for anyone
+        view = await temporal_ops.query_view(state.temporal, application_id)
+        if view is not None and view.stage.is_final:
+            view = None  # refused at verification: it never existed for anyone
     if view is None or (not who.is_ops and view.bank_code != who.bank_code):
         raise Problem(ErrorCode.NOT_FOUND, f"no application {application_id}")
     return view

@@ -75,7 +75,7 @@ class _DatabaseGauges(Collector):
             applications.add_metric([stage], n)
         stuck = GaugeMetricFamily(
             "zcd_applications_stuck",
-            "Active applications needing a person or past their stage's deadline (GET /v1/ops/stuck), per stage",
+            "Applications needing a person, or active and past their stage's deadline (GET /v1/ops/stuck), per stage",
             labels=["stage"],
         )
         for stage, n in g.stuck.items():

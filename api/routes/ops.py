@@ -48,7 +48,7 @@ async def offline_lock_answer(application_id: str, body: OfflineLockAnswer, who:
 async def kept_payments(
     who: OpsPrincipal,
     state: State,
-    status: Literal["unmatched", "misdirected"] = "unmatched",
+    status: Literal["unmatched", "misdirected", "kept"] = "unmatched",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: str | None = None,
 ) -> Any:
@@ -61,9 +61,11 @@ async def kept_payments(
 
 @router.get(
     "/v1/ops/stuck",
-    summary="Active applications that need a person",
+    summary="Applications that need a person",
     description=(
-        "Active applications flagged `needs_attention` or past their stage's deadline, longest "
+        "Active applications flagged `needs_attention` or past their stage's deadline — and ended "
+        "ones that keep a message for a person (money that reached the collection account after the "
+        "financing ended, a purchaser's answer not taken) until ops acknowledge it — longest "
         "waiting first, each with stage, since, bank, district and `reasons` (API.md), plus "
         "`attention`: the workflow's flags with their keys, whether ops may acknowledge each "
         "(`POST /v1/ops/applications/{id}/acknowledge`) and how it is fixed otherwise."

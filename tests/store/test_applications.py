@@ -85,39 +85,18 @@ async def test_lists_are_newest_first_scoped_and_paged(db_pool: asyncpg.Pool) ->
         await applications.list(stage="no_such_stage")
 
 
-async def test_payments_find_the_loan_and_its_locked_account(db_pool: asyncpg.Pool) -> None:
+async def test_the_collection_account_given_once_is_kept(db_pool: asyncpg.Pool) -> None:
     applications = ApplicationRepository(db_pool)
     view = make_view(contract_no="WX-PAY-1")
     await applications.upsert_view(view, "submitted", collection_account_no="6222020000000001")
-    assert await applications.find_payable("WX-PAY-1") is None  # not lent yet
     assert await applications.has_active("WX-PAY-1")
-
     lent = disbursed(view, "500000.00", "500000.00")
-    await applications.upsert_view(lent, "disbursed")  # the account, given once, is kept
-    payable = await applications.find_payable("WX-PAY-1")
-    assert payable == (view.application_id, Stage.REPAYING, "6222020000000001")
-
-    written_off = lent.model_copy(update={"stage": Stage.WRITTEN_OFF, "version": lent.version + 1})
-    await applications.upsert_view(written_off, "written_off")
-    payable = await applications.find_payable("WX-PAY-1")
-    assert payable is not None and payable.stage is Stage.WRITTEN_OFF  # recoveries are still taken
-    assert not await applications.has_active("WX-PAY-1")
-
-    settled = written_off.model_copy(update={"stage": Stage.SETTLED, "version": written_off.version + 1})
-    await applications.upsert_view(settled, "settled")
-    assert await applications.find_payable("WX-PAY-1") is None
-    assert await applications.find_payable("WX-NO-SUCH") is None
+    await applications.upsert_view(lent, "disbursed")
+    assert await applications.collection_account(view.application_id) == "6222020000000001"
+    assert await applications.collection_account("no-such") is None
 
 
-async def test_account_change_answers_find_the_waiting_application(db_pool: asyncpg.Pool) -> None:
-    applications = ApplicationRepository(db_pool)
-    view = make_view(contract_no="WX-LOCK-1", stage=Stage.ACCOUNT_LOCK)
-    await applications.upsert_view(view, "lock_requested")
-    assert await applications.find_awaiting_lock("WX-LOCK-1") == view.application_id
-    assert await applications.find_awaiting_lock("WX-LOCK-2") is None
-
-
-async def test_stuck_lists_active_applications_needing_a_person(db_pool: asyncpg.Pool) -> None:
+async def test_stuck_lists_applications_needing_a_person(db_pool: asyncpg.Pool) -> None:
     applications = ApplicationRepository(db_pool)
     now = T0 + timedelta(days=400)
     flagged = make_view(
@@ -132,12 +111,15 @@ async def test_stuck_lists_active_applications_needing_a_person(db_pool: asyncpg
         "stuck-late", stage=Stage.ACCOUNT_LOCK, stage_deadline=now - timedelta(days=2, hours=3), submitted_at=T0
     )
     on_time = make_view("stuck-on-time", stage=Stage.BANK_REVIEW, stage_deadline=now + timedelta(days=1))
-    finished = make_view("stuck-finished", stage=Stage.FAILED, needs_attention=True, attention_reasons=["x"])
-    for view in (flagged, late, on_time, finished):
+    # an ended financing that keeps a message for a person (its process waits for ops) is listed;
+    # one that ended cleanly past an old deadline is not
+    kept = make_view("stuck-kept", stage=Stage.FAILED, needs_attention=True, attention_reasons=["x"])
+    finished = make_view("stuck-finished", stage=Stage.FAILED, stage_deadline=now - timedelta(days=9))
+    for view in (flagged, late, on_time, kept, finished):
         await applications.upsert_view(view, "e")
 
     stuck = {s.application_id: s for s in await applications.stuck(now) if s.application_id.startswith("stuck-")}
-    assert set(stuck) == {"stuck-flagged", "stuck-late"}
+    assert set(stuck) == {"stuck-flagged", "stuck-late", "stuck-kept"}
     assert stuck["stuck-flagged"].reasons == ["a payment for this contract went to another account"]
     assert stuck["stuck-flagged"].bank_code == "BOC" and stuck["stuck-flagged"].district == "江阴市"
     assert stuck["stuck-late"].stage is Stage.ACCOUNT_LOCK and stuck["stuck-late"].since == T0

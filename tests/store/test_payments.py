@@ -9,9 +9,8 @@ from decimal import Decimal
 import asyncpg
 
 from domain.application import AccountChangeEvent, TreasuryPayment
-from domain.stages import Stage
-from store.applications import PayableLoan
-from store.payments import AccountChangeInbox, PaymentClassification, PaymentInbox, classify_payment
+from domain.routing import Route
+from store.payments import AccountChangeInbox, PaymentInbox
 
 
 def payment(payment_id: str, amount: str = "1000.00", account: str = "6222020000000001") -> TreasuryPayment:
@@ -28,17 +27,7 @@ def body(notice: TreasuryPayment) -> bytes:
     return notice.model_dump_json().encode()
 
 
-ACCEPTED = PaymentClassification(status="accepted", application_id="app-1")
-
-
-def test_classification() -> None:
-    loan = PayableLoan("app-1", Stage.REPAYING, "6222020000000001")
-    assert classify_payment(payment("p"), None).status == "unmatched"
-    assert classify_payment(payment("p"), loan) == ACCEPTED
-    misdirected = classify_payment(payment("p", account="6222029999999999"), loan)
-    assert misdirected == PaymentClassification(status="misdirected", application_id="app-1")
-    unknown_lock = PayableLoan("app-1", Stage.REPAYING, None)
-    assert classify_payment(payment("p", account="6222029999999999"), unknown_lock).status == "accepted"
+ACCEPTED = Route("accepted", "app-1")
 
 
 async def test_a_resent_payment_is_a_duplicate_and_the_first_copy_stands(db_pool: asyncpg.Pool) -> None:
@@ -46,7 +35,7 @@ async def test_a_resent_payment_is_a_duplicate_and_the_first_copy_stands(db_pool
     first = payment("T-DUP-1", "1000.00")
     assert await inbox.record(first, body(first), ACCEPTED) == ("accepted", True)
     changed = payment("T-DUP-1", "9999.00")
-    unmatched = PaymentClassification(status="unmatched")
+    unmatched = Route("unmatched")
     assert await inbox.record(changed, body(changed), unmatched) == ("duplicate", False)
     stored = await inbox.get("T-DUP-1")
     assert stored is not None
@@ -68,9 +57,9 @@ async def test_payments_for_a_loan_are_redelivered_until_delivered(db_pool: asyn
         (payment("T-DLV-1"), ACCEPTED),
         (
             payment("T-DLV-2", account="6222029999999999"),
-            PaymentClassification(status="misdirected", application_id="app-1"),
+            Route("misdirected", "app-1"),
         ),
-        (payment("T-DLV-3"), PaymentClassification(status="unmatched")),
+        (payment("T-DLV-3"), Route("unmatched")),
     ]:
         await inbox.record(notice, body(notice), classification)
     pending = [p.payment_id for p in await inbox.undelivered() if p.payment_id.startswith("T-DLV-")]
@@ -87,9 +76,9 @@ async def test_ops_lists_what_was_kept_for_them(fresh_db_pool: asyncpg.Pool) -> 
     inbox = PaymentInbox(fresh_db_pool)
     for n in range(5):
         notice = payment(f"T-OPS-U{n}")
-        await inbox.record(notice, body(notice), PaymentClassification(status="unmatched"))
+        await inbox.record(notice, body(notice), Route("unmatched"))
     misdirected = payment("T-OPS-M0", account="6222029999999999")
-    await inbox.record(misdirected, body(misdirected), PaymentClassification(status="misdirected", application_id="a"))
+    await inbox.record(misdirected, body(misdirected), Route("misdirected", "a"))
     await inbox.record(payment("T-OPS-A0"), b"{}", ACCEPTED)
 
     pages: list[list[str]] = []
@@ -102,6 +91,33 @@ async def test_ops_lists_what_was_kept_for_them(fresh_db_pool: asyncpg.Pool) -> 
     assert pages == [["T-OPS-U4", "T-OPS-U3"], ["T-OPS-U2", "T-OPS-U1"], ["T-OPS-U0"]]
     items, cursor = await inbox.list_for_ops("misdirected")
     assert [p.payment_id for p in items] == ["T-OPS-M0"] and cursor is None
+    items, _ = await inbox.list_for_ops("kept")
+    assert items == []
+
+
+async def test_an_accepted_payment_whose_financing_ended_is_kept_not_delivered(db_pool: asyncpg.Pool) -> None:
+    """Redelivery found the financing ended: the payment leaves the redelivery queue without being
+    marked delivered, and ops find it with its reason."""
+    inbox = PaymentInbox(db_pool)
+    notice = payment("T-KEPT-1")
+    await inbox.record(notice, body(notice), ACCEPTED)
+    await inbox.keep("T-KEPT-1", "financing app-1 had ended")
+    assert "T-KEPT-1" not in [p.payment_id for p in await inbox.undelivered(limit=1000)]
+    stored = await inbox.get("T-KEPT-1")
+    assert stored is not None and stored.delivered_at is None and stored.status == "accepted"
+    assert stored.kept_reason == "financing app-1 had ended"
+    kept, _ = await inbox.list_for_ops("kept", limit=200)
+    assert "T-KEPT-1" in [p.payment_id for p in kept]
+
+
+async def test_a_payment_whose_financing_ended_before_the_answer_is_unmatched(db_pool: asyncpg.Pool) -> None:
+    inbox = PaymentInbox(db_pool)
+    notice = payment("T-UNM-1")
+    await inbox.record(notice, body(notice), ACCEPTED)
+    await inbox.unmatch("T-UNM-1", "financing app-1 had ended")
+    stored = await inbox.get("T-UNM-1")
+    assert stored is not None and stored.status == "unmatched" and stored.application_id is None
+    assert stored.kept_reason == "financing app-1 had ended"
 
 
 async def test_account_change_events(db_pool: asyncpg.Pool) -> None:
