@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint venv demo clean bench
+.PHONY: run test lint venv demo clean bench chaos
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench.throughput
+
+# issue 9's full chaos run (docs/reliability.md); CHAOS_ARGS="--seed N" repeats one
+chaos: $(STAMP)
+	$(BIN)/python -m tests.chaos --form full $(CHAOS_ARGS)
 
 clean:
 	rm -rf $(VENV) .zcd .pytest_cache .mypy_cache .ruff_cache
