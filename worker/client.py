@@ -7,14 +7,18 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
+import structlog
 from temporalio.client import Client, TLSConfig
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, PayloadCodec
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from domain.settings import Settings
+
+log = structlog.get_logger("zcd.worker")
 
 
 def data_converter(codec: PayloadCodec | None = None) -> DataConverter:
@@ -23,13 +27,16 @@ def data_converter(codec: PayloadCodec | None = None) -> DataConverter:
     return dataclasses.replace(pydantic_data_converter, payload_codec=codec)
 
 
-def payload_codec(settings: Settings) -> PayloadCodec | None:
-    """The encryption codec when keys are configured (see worker/codec.py)."""
+def payload_codec(
+    settings: Settings, *, refuse_plaintext: bool = False, on_refused: Callable[[bytes], None] | None = None
+) -> PayloadCodec | None:
+    """The encryption codec when keys are configured (see worker/codec.py); the worker's
+    refuses plain payloads (they can only come from around the API)."""
     if not settings.codec_keys:
         return None
     from worker.codec import EncryptionCodec
 
-    return EncryptionCodec.from_setting(settings.codec_keys)
+    return EncryptionCodec.from_setting(settings.codec_keys, refuse_plaintext=refuse_plaintext, on_refused=on_refused)
 
 
 def metrics_runtime(host: str, port: int) -> Runtime:
@@ -78,12 +85,28 @@ def tls_config(settings: Settings) -> TLSConfig | bool:
     )
 
 
-async def connect(settings: Settings, *, runtime: Runtime | None = None) -> Client:
+def plaintext_refusals(runtime: Runtime | None) -> Callable[[bytes], None]:
+    """Log and count each plain payload the worker refused (see worker/codec.py)."""
+    meter = (runtime or Runtime.default()).metric_meter
+    counter = meter.create_counter(
+        "zcd_plaintext_payloads_refused", "plain payloads refused by the worker (sent around the API)"
+    )
+
+    def refused(encoding: bytes) -> None:
+        log.warning("plaintext_payload_refused", encoding=encoding.decode(errors="replace"))
+        counter.add(1)
+
+    return refused
+
+
+async def connect(settings: Settings, *, runtime: Runtime | None = None, worker: bool = False) -> Client:
+    """A client; the worker's (`worker=True`) decodes strictly: no plain payload is applied."""
+    codec = payload_codec(settings, refuse_plaintext=worker, on_refused=plaintext_refusals(runtime) if worker else None)
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         api_key=settings.temporal_api_key or None,
-        data_converter=data_converter(payload_codec(settings)),
+        data_converter=data_converter(codec),
         tls=tls_config(settings),
         runtime=runtime,
     )

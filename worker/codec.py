@@ -3,25 +3,41 @@
 Keys come from the `ZCD_CODEC_KEYS` setting, "kid:base64key[,kid:base64key…]": the first key
 encrypts, every listed key decrypts, so a rotated-out key still reads old histories. The key
 id travels in each payload's metadata; the nonce is prepended to the ciphertext.
+
+The worker decodes strictly (`refuse_plaintext`): with keys configured, everything the
+platform writes is encrypted, so a plain payload can only come from around the API — e.g.
+`temporal workflow signal --name treasury_payment --input '{…}'`, a payment nobody signed or
+recorded. It is replaced by one no converter reads: the SDK drops such a signal (logging
+"Failed deserializing signal input") and refuses such an update, so it changes nothing; it is
+logged here and counted (`zcd_plaintext_payloads_refused`). The API's /codec endpoint, which
+only shows payloads to ops, still passes plain ones through.
 """
 
 from __future__ import annotations
 
 import base64
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadCodec
 
 ENCODING = b"binary/encrypted"
+REFUSED_ENCODING = b"binary/refused-plaintext"  # no payload converter reads it: conversion fails
 KEY_ID = "encryption-key-id"
 NONCE_BYTES = 12
 
 
 class EncryptionCodec(PayloadCodec):
-    def __init__(self, keys: dict[str, bytes], active_key_id: str) -> None:
+    def __init__(
+        self,
+        keys: dict[str, bytes],
+        active_key_id: str,
+        *,
+        refuse_plaintext: bool = False,
+        on_refused: Callable[[bytes], None] | None = None,
+    ) -> None:
         if active_key_id not in keys:
             raise ValueError(f"active key {active_key_id!r} is not among the configured keys")
         for kid, key in keys.items():
@@ -29,9 +45,13 @@ class EncryptionCodec(PayloadCodec):
                 raise ValueError(f"key {kid!r} must be 128, 192 or 256 bits")
         self._ciphers = {kid: AESGCM(key) for kid, key in keys.items()}
         self._active = active_key_id
+        self._refuse_plaintext = refuse_plaintext
+        self._on_refused = on_refused
 
     @classmethod
-    def from_setting(cls, setting: str) -> EncryptionCodec:
+    def from_setting(
+        cls, setting: str, *, refuse_plaintext: bool = False, on_refused: Callable[[bytes], None] | None = None
+    ) -> EncryptionCodec:
         keys: dict[str, bytes] = {}
         order: list[str] = []
         for item in filter(None, (part.strip() for part in setting.split(","))):
@@ -42,7 +62,7 @@ class EncryptionCodec(PayloadCodec):
             order.append(kid)
         if not order:
             raise ValueError("ZCD_CODEC_KEYS holds no key")
-        return cls(keys, order[0])
+        return cls(keys, order[0], refuse_plaintext=refuse_plaintext, on_refused=on_refused)
 
     @staticmethod
     def new_key() -> str:
@@ -62,7 +82,10 @@ class EncryptionCodec(PayloadCodec):
         decoded = []
         for payload in payloads:
             if payload.metadata.get("encoding") != ENCODING:
-                decoded.append(payload)  # written before encryption was switched on
+                if self._refuse_plaintext:
+                    decoded.append(self._refused(payload))
+                else:
+                    decoded.append(payload)  # only shown (the /codec endpoint), never applied
                 continue
             kid = payload.metadata.get(KEY_ID, b"").decode()
             cipher = self._ciphers.get(kid)
@@ -71,3 +94,9 @@ class EncryptionCodec(PayloadCodec):
             nonce, ciphertext = payload.data[:NONCE_BYTES], payload.data[NONCE_BYTES:]
             decoded.append(Payload.FromString(cipher.decrypt(nonce, ciphertext, kid.encode())))
         return decoded
+
+    def _refused(self, payload: Payload) -> Payload:
+        encoding = payload.metadata.get("encoding", b"")
+        if self._on_refused is not None:
+            self._on_refused(encoding)
+        return Payload(metadata={"encoding": REFUSED_ENCODING, "refused-encoding": encoding})

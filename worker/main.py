@@ -86,7 +86,7 @@ async def serve(settings: Settings, database_url: str, stop: asyncio.Event, runn
     `running` is set once the worker polls."""
     # one runtime for every attempt: it binds the metrics port, which a second one could not
     runtime = worker_runtime(settings)
-    client = await keep_trying("temporal", lambda: connect(settings, runtime=runtime))
+    client = await keep_trying("temporal", lambda: connect(settings, runtime=runtime, worker=True))
     async with running_worker(settings, client, database_url):
         running.set()
         log.info(

@@ -78,3 +78,18 @@ def test_bad_settings_are_refused() -> None:
     for setting in ("", "nokey", f":{OLD}", "k1:" + "QUJD"):
         with pytest.raises(ValueError):
             EncryptionCodec.from_setting(setting)
+
+
+async def test_the_workers_codec_refuses_plain_payloads() -> None:
+    """Strict decoding (the worker's): a plain payload becomes one no converter reads, and is
+    reported; ciphertext decodes as before."""
+    refused: list[bytes] = []
+    strict = EncryptionCodec.from_setting(f"k1:{OLD}", refuse_plaintext=True, on_refused=refused.append)
+    [plain] = await data_converter().encode([_payment()])
+    [encrypted] = await data_converter(strict).encode([_payment()])
+    [kept, forged] = await strict.decode([encrypted, plain])
+    assert forged.metadata["encoding"] == b"binary/refused-plaintext" and forged.data == b""
+    assert refused == [b"json/plain"]
+    assert await data_converter().decode([kept], [TreasuryPayment]) == [_payment()]
+    with pytest.raises(KeyError, match="Unknown payload encoding"):
+        await data_converter().decode([forged], [TreasuryPayment])
