@@ -11,6 +11,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from domain.credit_code import credit_code_problem
 from domain.credit_profile import CreditProfile
+from domain.inputs import TEXT_MAX, Id, InputMoney, Instant, Text, text_problem
 from domain.money import ZERO, Money, Rate
 from domain.products import Product
 from domain.stages import Stage
@@ -29,29 +30,32 @@ def start_of_business_day(day: date) -> datetime:
 
 
 class ExternalInput(BaseModel):
-    """A body sent by a bank, ops or an external system: its text never holds a NUL
-    character, which PostgreSQL text cannot store (refused as malformed, not a 500)."""
+    """A body sent by a bank, ops or an external system. Its fields use the edge types of
+    `domain.inputs`; as a backstop, no string field anywhere in it holds a control character or
+    a lone surrogate (PostgreSQL text cannot store NUL: refused as malformed, not a 500)."""
 
     @field_validator("*", mode="after")
     @classmethod
-    def _no_nul(cls, value: object) -> object:
-        if isinstance(value, str) and "\x00" in value:
-            raise ValueError("text must not contain NUL characters")
+    def _clean_text(cls, value: object) -> object:
+        if isinstance(value, str):
+            problem = text_problem(value, limit=max(TEXT_MAX, 1000))
+            if problem:
+                raise ValueError(problem)
         return value
 
 
 class CollectionAccount(ExternalInput):
-    account_no: str = Field(min_length=6, max_length=34, pattern=r"^[0-9A-Za-z]+$")
-    account_name: str = Field(min_length=1, max_length=200)
+    account_no: Id = Field(min_length=6, max_length=34, pattern=r"^[0-9A-Za-z]+$")
+    account_name: Text = Field(min_length=1, max_length=200)
 
 
 class ApplicationRequest(ExternalInput):
     """`POST /v1/applications` body; the shape checks are refusal 1 of API.md."""
 
-    contract_no: str = Field(min_length=1, max_length=64)
-    supplier_credit_code: str
-    product_code: str = Field(min_length=1, max_length=32)
-    requested_amount: Money
+    contract_no: Id
+    supplier_credit_code: Id
+    product_code: Id = Field(min_length=1, max_length=32)
+    requested_amount: InputMoney
     collection_account: CollectionAccount
 
     @field_validator("requested_amount")
@@ -96,10 +100,10 @@ class FinancingInput(BaseModel):
 
 class Decision(ExternalInput):
     decision: Literal["approve", "reject"]
-    approved_amount: Money | None = None
+    approved_amount: InputMoney | None = None
     annual_rate: Rate | None = None
-    term_days: int | None = None
-    reason: str | None = Field(default=None, max_length=500)
+    term_days: int | None = Field(default=None, ge=-(2**31), le=2**31 - 1)
+    reason: Text | None = None
 
     @model_validator(mode="after")
     def _complete(self) -> Decision:
@@ -111,29 +115,29 @@ class Decision(ExternalInput):
 
 
 class Withdrawal(ExternalInput):
-    reason: str | None = Field(default=None, max_length=500)
+    reason: Text | None = None
 
 
 class OfflineLockAnswer(ExternalInput):
     decision: Literal["confirmed", "refused"]
-    note: str | None = Field(default=None, max_length=1000)
+    note: Text | None = None
     recorded_by: SkipJsonSchema[str | None] = None  # set by the server: the operator
 
 
 class AccountChangeEvent(ExternalInput):
     """The procurement system's signed callback: the purchaser's answer to the payee change."""
 
-    event_id: str = Field(min_length=1, max_length=128)
-    contract_no: str = Field(min_length=1, max_length=64)
+    event_id: Id
+    contract_no: Id
     decision: Literal["confirmed", "refused"]
-    decided_at: datetime
+    decided_at: Instant
 
 
 class TreasuryPayment(ExternalInput):
-    payment_id: str = Field(min_length=1, max_length=128)
-    contract_no: str = Field(min_length=1, max_length=64)
-    payee_account_no: str = Field(min_length=1, max_length=34)
-    amount: Money
+    payment_id: Id
+    contract_no: Id
+    payee_account_no: Id = Field(min_length=1, max_length=34)
+    amount: InputMoney
     paid_on: date
 
     @field_validator("amount")
@@ -145,8 +149,8 @@ class TreasuryPayment(ExternalInput):
 
 
 class SupplierRepayment(ExternalInput):
-    repayment_id: str = Field(min_length=1, max_length=128)
-    amount: Money
+    repayment_id: Id
+    amount: InputMoney
     paid_on: date
 
     @field_validator("amount")
@@ -162,24 +166,24 @@ class RepaymentReceipt(BaseModel):
 
 
 class WriteOff(ExternalInput):
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Text = Field(min_length=1)
 
 
-class DeadlineExtension(BaseModel):
+class DeadlineExtension(ExternalInput):
     """Ops: push the current stage's deadlines out by `days` (attention and expiry alike)."""
 
     days: int = Field(ge=1, le=90)
-    note: str | None = Field(default=None, max_length=1000)
+    note: Text | None = None
     recorded_by: SkipJsonSchema[str | None] = None  # set by the server: the operator
 
 
-class OpsCancellation(BaseModel):
-    reason: str = Field(min_length=1, max_length=500)
+class OpsCancellation(ExternalInput):
+    reason: Text = Field(min_length=1)
     recorded_by: SkipJsonSchema[str | None] = None  # set by the server: the operator
 
 
-class ResendToBank(BaseModel):
-    note: str | None = Field(default=None, max_length=1000)
+class ResendToBank(ExternalInput):
+    note: Text | None = None
     recorded_by: SkipJsonSchema[str | None] = None  # set by the server: the operator
 
 
@@ -187,15 +191,14 @@ class AttentionAcknowledgement(ExternalInput):
     """Ops: a person has dealt with an attention flag that needs judgement (a misdirected
     payment, an ignored cancellation request) and says what was done; the flag is removed."""
 
-    reason: str = Field(
+    reason: Text = Field(
         min_length=1,
         max_length=200,
         description="the flag's key, as listed in the application's `attention[].key`",
         examples=["misdirected:T20270331-0001"],
     )
-    note: str = Field(
+    note: Text = Field(
         min_length=1,
-        max_length=1000,
         description="what was done about it; kept in the application's timeline",
         examples=["treasury recalled the payment and paid it again to the locked account"],
     )

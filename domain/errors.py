@@ -22,6 +22,7 @@ class ErrorCode(StrEnum):
     BAD_SIGNATURE = "bad_signature"
     UPSTREAM_UNAVAILABLE = "upstream_unavailable"
     INTERNAL_ERROR = "internal_error"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
 
 
 HTTP_STATUS: dict[ErrorCode, int] = {
@@ -36,6 +37,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.BAD_SIGNATURE: 401,
     ErrorCode.UPSTREAM_UNAVAILABLE: 503,
     ErrorCode.INTERNAL_ERROR: 500,
+    ErrorCode.PAYLOAD_TOO_LARGE: 413,
 }
 
 

@@ -7,6 +7,7 @@ must answer exactly as the verification would.
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from domain.application import Decision
@@ -63,3 +64,20 @@ def decision_problems(
     if not 1 <= decision.term_days <= product.max_term_days:
         problems.append(f"term_days must be within 1..{product.max_term_days}")
     return problems
+
+
+def repayment_date_problem(paid_on: date, disbursed_on: date, today: date) -> str | None:
+    """A supplier's repayment is dated between the payout and today (API.md v1.1): a future
+    date would book interest not yet owed, one before the payout repays money not yet lent."""
+    if paid_on > today:
+        return f"paid_on {paid_on} is after today's business date {today}"
+    if paid_on < disbursed_on:
+        return f"paid_on {paid_on} is before the loan's disbursement on {disbursed_on}"
+    return None
+
+
+def payment_date_problem(paid_on: date, today: date) -> str | None:
+    """A treasury payment has happened: its date is not after today's business date."""
+    if paid_on > today:
+        return f"paid_on {paid_on} is after today's business date {today}"
+    return None

@@ -32,8 +32,10 @@ _DEFAULT_CODES = {
 
 
 def segment(value: str) -> str:
-    """A value as one URL path segment (contract numbers may hold any character)."""
-    return quote(value, safe="")
+    """A value as one URL path segment (contract numbers may hold any character). Dots are
+    encoded too: a literal "." or ".." segment is removed by URL normalisation (httpx does it),
+    so "/contracts/.." would reach the other system as "/" instead of as that contract."""
+    return quote(value, safe="").replace(".", "%2E")
 
 
 def wire(model: BaseModel, *, include: set[str] | None = None) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from domain.contracts import Contract, ContractDossier, FinancingRecord, PastContract
 from domain.settings import Settings
 from domain.steps import OfflineAnswerRecord, PayeeChange, PayeeChangeAck, PayeeRestore, Registration, Release
+from integrations.errors import ExternalRefusal
 from integrations.http import ServiceClient, segment, wire
 
 
@@ -30,8 +31,17 @@ class ProcurementClient(ServiceClient):
         return cls(settings.procurement_url, http=http, timeout_seconds=settings.http_timeout_seconds)
 
     async def get_contract(self, contract_no: str) -> Contract:
-        """The contract with its current payee account; `ExternalRefusal("contract_not_found")`."""
-        return self.parse(Contract, await self.get(f"/contracts/{segment(contract_no)}"))
+        """The contract with its current payee account; `ExternalRefusal("contract_not_found")`
+        — also for a bare 404 (a path the system does not know is no contract of its)."""
+        try:
+            data = await self.get(f"/contracts/{segment(contract_no)}")
+        except ExternalRefusal as refusal:
+            if refusal.status == 404 and refusal.code != "contract_not_found":
+                raise ExternalRefusal(
+                    "contract_not_found", "the procurement system knows no such contract", 404, self.system
+                ) from refusal
+            raise
+        return self.parse(Contract, data)
 
     async def supplier_history(self, credit_code: str) -> list[PastContract]:
         data = await self.get(f"/suppliers/{segment(credit_code)}/contracts")

@@ -108,6 +108,18 @@ class AuditTrail:
             hash=digest,
         )
 
+    async def submitter(self, application_id: str) -> str | None:
+        """Who submitted the application (its "application.submitted" row), if anyone did: how
+        the API knows whose a submission still being verified is, before it has a record."""
+        actor: str | None = await self._pool.fetchval(
+            """
+            SELECT actor FROM audit_log WHERE application_id = $1 AND action = 'application.submitted'
+             ORDER BY seq LIMIT 1
+            """,
+            application_id,
+        )
+        return actor
+
     async def for_application(self, application_id: str, limit: int = 500) -> list[AuditEntry]:
         rows = await self._pool.fetch(
             f"SELECT {_COLUMNS} FROM audit_log WHERE application_id = $1 ORDER BY seq LIMIT $2", application_id, limit

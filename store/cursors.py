@@ -26,10 +26,15 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         padded = cursor + "=" * (-len(cursor) % 4)
         at, key = json.loads(base64.urlsafe_b64decode(padded.encode()))
         moment = datetime.fromisoformat(at)
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as error:
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError, OverflowError) as error:
         raise InvalidCursor("the cursor is not one this service returned") from error
-    if not isinstance(key, str) or moment.tzinfo is None:
+    # the API signs the cursors it hands out; this guards against anything it let through
+    if not isinstance(key, str) or moment.tzinfo is None or "\x00" in key or not 2000 <= moment.year <= 2100:
         raise InvalidCursor("the cursor is not one this service returned")
+    try:
+        key.encode()
+    except UnicodeEncodeError as error:
+        raise InvalidCursor("the cursor is not one this service returned") from error
     return moment, key
 
 

@@ -6,12 +6,13 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
-from api import temporal_ops
+from api import cursors, edge, temporal_ops
 from api.audit import record
 from api.auth import AnyPrincipal, BankPrincipal, State
+from api.edge import require_path_id
 from api.problems import Problem, problem_responses
 from api.state import AppState
 from domain import workflow_api as names
@@ -25,9 +26,11 @@ from domain.application import (
     SupplierRepayment,
     Withdrawal,
     WriteOff,
+    business_date,
 )
 from domain.errors import ErrorCode
 from domain.stages import Stage
+from domain.verification import repayment_date_problem
 from store.cursors import InvalidCursor
 from store.idempotency import request_hash
 from store.principals import Principal
@@ -57,10 +60,15 @@ async def visible_view(state: AppState, who: Principal, application_id: str) -> 
 
     Answered from the platform's record — the workflow's own projection, written after each
     transition and before any update answers — so it keeps answering while Temporal is down.
-    Only an application not recorded yet (still being verified, after a submission answered
-    503) is asked of its workflow."""
+    Whose it is, is decided from the platform's records before anything else: only a submission
+    not recorded yet (still being verified after a 503) is asked of its workflow, and only for
+    the bank that submitted it (the audit trail says who) or ops."""
+    require_path_id(application_id)
     view = await state.repos.applications.get(application_id)
     if view is None:
+        submitter = await state.repos.audit.submitter(application_id)
+        if submitter is None or not (who.is_ops or submitter == who.name):
+            raise Problem(ErrorCode.NOT_FOUND, f"no application {application_id}")
         view = await temporal_ops.query_view(state.temporal, application_id)
         if view is not None and view.stage.is_final:
             view = None  # refused at verification: it never existed for anyone
@@ -116,7 +124,7 @@ async def submit_application(
     request: Request,
     who: BankPrincipal,
     state: State,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
+    idempotency_key: Annotated[str | None, Depends(edge.idempotency_key)] = None,
 ) -> Any:
     bank_code = who.bank_code
     assert bank_code is not None
@@ -148,6 +156,14 @@ async def submit_application(
     application_id = (stored.application_id if stored else None) or base_id
     try:
         view = await _start_fresh(state, bank_code, body, idempotency_key, application_id)
+    except SubmissionPending as pending:
+        # still being verified: the trail says whose it is, so a GET by id can follow it
+        await record(
+            state, who.name, "application.submitted", pending.application_id, contract_no=body.contract_no, pending=True
+        )
+        if existing is None:
+            await keys.release(bank_code, idempotency_key)
+        raise
     except BaseException:
         if existing is None:
             await keys.release(bank_code, idempotency_key)
@@ -191,17 +207,18 @@ async def list_applications(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: str | None = None,
 ) -> Any:
+    edge.require_filter_id(contract_no, "contract_no")
     try:
         items, next_cursor = await state.repos.applications.list(
             bank_code=None if who.is_ops else who.bank_code,
             stage=stage,
             contract_no=contract_no,
             limit=limit,
-            cursor=cursor,
+            cursor=cursors.opened(state.settings, cursor),
         )
     except InvalidCursor as error:
         raise Problem(ErrorCode.VALIDATION_ERROR, str(error)) from error
-    return {"items": [_dump(v) for v in items], "next_cursor": next_cursor}
+    return {"items": [_dump(v) for v in items], "next_cursor": cursors.sign(state.settings, next_cursor)}
 
 
 async def _own(state: AppState, who: Principal, application_id: str) -> ApplicationView:
@@ -231,7 +248,11 @@ async def withdraw(application_id: str, who: BankPrincipal, state: State, body: 
 
 @router.post("/v1/applications/{application_id}/repayments", response_model=RepaymentReceipt)
 async def report_repayment(application_id: str, body: SupplierRepayment, who: BankPrincipal, state: State) -> Any:
-    await _own(state, who, application_id)
+    view = await _own(state, who, application_id)
+    if view.disbursed_on is not None:  # the workflow checks it too (its validator is the rule)
+        problem = repayment_date_problem(body.paid_on, view.disbursed_on, business_date(datetime.now(UTC)))
+        if problem:
+            raise Problem(ErrorCode.VALIDATION_ERROR, problem)
     receipt = await temporal_ops.update(
         state.temporal, application_id, names.UPDATE_REPORT_REPAYMENT, body, RepaymentReceipt
     )

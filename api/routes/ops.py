@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
-from api import temporal_ops
+from api import cursors, temporal_ops
 from api.audit import record
 from api.auth import OpsPrincipal, State
 from api.problems import Problem, problem_responses
@@ -53,10 +53,15 @@ async def kept_payments(
     cursor: str | None = None,
 ) -> Any:
     try:
-        items, next_cursor = await state.repos.payments.list_for_ops(status, limit=limit, cursor=cursor)
+        items, next_cursor = await state.repos.payments.list_for_ops(
+            status, limit=limit, cursor=cursors.opened(state.settings, cursor)
+        )
     except InvalidCursor as error:
         raise Problem(ErrorCode.VALIDATION_ERROR, str(error)) from error
-    return {"items": [p.model_dump(mode="json") for p in items], "next_cursor": next_cursor}
+    return {
+        "items": [p.model_dump(mode="json") for p in items],
+        "next_cursor": cursors.sign(state.settings, next_cursor),
+    }
 
 
 @router.get(

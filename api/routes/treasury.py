@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import structlog
@@ -15,9 +16,10 @@ from api.problems import Problem, problem_responses
 from api.routing import contract_holder
 from api.state import AppState
 from domain import workflow_api as names
-from domain.application import TreasuryPayment
+from domain.application import TreasuryPayment, business_date
 from domain.errors import ErrorCode
 from domain.routing import route_treasury_payment
+from domain.verification import payment_date_problem
 from store.payments import PaymentStatus
 
 router = APIRouter(tags=["treasury"], responses=problem_responses(401, 422))
@@ -52,6 +54,9 @@ def parse_signed(model: type[Any], raw: bytes) -> Any:
 )
 async def payment_notification(raw: TreasuryBody, state: State) -> Any:
     notice: TreasuryPayment = parse_signed(TreasuryPayment, raw)
+    problem = payment_date_problem(notice.paid_on, business_date(datetime.now(UTC)))
+    if problem:  # refused before anything is recorded
+        raise Problem(ErrorCode.VALIDATION_ERROR, problem)
     # routed by the registry (the contract's active financing), never by a stage
     route = route_treasury_payment(notice.payee_account_no, await contract_holder(state, notice.contract_no))
     status, is_new = await state.repos.payments.record(notice, raw, route)

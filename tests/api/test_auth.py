@@ -23,7 +23,7 @@ def payment(payment_id: str) -> bytes:
             "contract_no": f"WX-NONE-{payment_id}",
             "payee_account_no": "6222020000000001",
             "amount": "1000000.00",
-            "paid_on": "2027-03-31",
+            "paid_on": "2026-11-27",
         }
     ).encode()
 

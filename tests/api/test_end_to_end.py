@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -19,6 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app
 from api.routes.banks import keyed_application_id
+from domain.application import SHANGHAI
 from domain.settings import Settings
 from store.audit import AuditTrail
 from store.principals import ensure_credentials, generate_credentials
@@ -207,7 +209,8 @@ async def test_misdirected_payment_and_supplier_repayments(stack: dict[str, Any]
     kept = (await http.get("/v1/ops/payments?status=misdirected", headers=ops)).json()["items"]
     assert payment_id in {p["payment_id"] for p in kept}
 
-    repayment = {"repayment_id": f"R-{uuid.uuid4().hex[:8]}", "amount": "100000.00", "paid_on": "2026-11-28"}
+    today = datetime.now(SHANGHAI).date().isoformat()  # between the payout and today (API.md v1.1)
+    repayment = {"repayment_id": f"R-{uuid.uuid4().hex[:8]}", "amount": "100000.00", "paid_on": today}
     first = await http.post(f"/v1/applications/{app_id}/repayments", json=repayment, headers=bank)
     assert first.status_code == 200 and first.json() == {"status": "accepted"}, first.text
     again = await http.post(f"/v1/applications/{app_id}/repayments", json=repayment, headers=bank)

@@ -21,7 +21,7 @@ async def test_signed_payment_with_nul_is_malformed(api: httpx.AsyncClient, cred
             "contract_no": "WX-NUL",
             "payee_account_no": "6222020000000001",
             "amount": "1.00",
-            "paid_on": "2027-03-31",
+            "paid_on": "2026-11-27",
         }
     ).encode()
     headers = {SIGNATURE_HEADER: signature_header(credentials["treasury_secret"], int(time.time()), body)}

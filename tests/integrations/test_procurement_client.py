@@ -202,3 +202,16 @@ async def test_a_shared_http_client_is_lent_not_closed(simulators: RunningSimula
         assert not shared.is_closed
         second = ProcurementClient.from_settings(simulators.settings, http=shared)
         assert (await second.get_contract(contract.contract_no)) == contract
+
+
+@pytest.mark.parametrize("contract_no", ["..", ".", "WX.2026..1", "%2F", "a?b#c"])
+async def test_a_contract_number_reaches_the_system_as_itself(
+    simulators: RunningSimulators, procurement: ProcurementClient, contract_no: str
+) -> None:
+    """Dot segments are encoded (URL normalisation would turn "/contracts/.." into "/"), and a
+    404 from the system is the contract's own code, whatever path it answered for."""
+    with pytest.raises(ExternalRefusal) as refused:
+        await procurement.fetch_dossier(contract_no)
+    assert refused.value.code == "contract_not_found" and refused.value.status == 404
+    created = await simulators.new_contract(contract_no=f"WX.{unique('DOT')}..x")
+    assert (await procurement.get_contract(created.contract_no)).contract_no == created.contract_no

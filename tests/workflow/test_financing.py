@@ -300,6 +300,12 @@ async def test_early_supplier_repayment_and_duplicate(h: Harness) -> None:
     day = view.disbursed_on
     assert day is not None
     repayment = SupplierRepayment(repayment_id="R-1", amount=D("702245.83"), paid_on=day + timedelta(days=30))
+    for refused in (repayment, repayment.model_copy(update={"paid_on": day - timedelta(days=1)})):
+        # dated after today's business date, or before the payout: refused, nothing booked
+        with pytest.raises(WorkflowUpdateFailedError) as err:
+            await h.update(handle, names.UPDATE_REPORT_REPAYMENT, refused, RepaymentReceipt)
+        assert isinstance(err.value.cause, ApplicationError) and err.value.cause.type == "validation_error"
+    await h.env.sleep(timedelta(days=30))
     receipt = await h.update(handle, names.UPDATE_REPORT_REPAYMENT, repayment, RepaymentReceipt)
     assert receipt.status == "accepted"
     again = await h.update(handle, names.UPDATE_REPORT_REPAYMENT, repayment, RepaymentReceipt)

@@ -41,11 +41,12 @@ with workflow.unsafe.imports_passed_through():
         Withdrawal,
         WriteOff,
         attention_kind,
+        business_date,
         is_acknowledgeable,
     )
     from domain.errors import ErrorCode
     from domain.stages import REPAYABLE_STAGES, WITHDRAWABLE_STAGES, Stage
-    from domain.verification import decision_problems
+    from domain.verification import decision_problems, repayment_date_problem
 
 from workflows.financing import messages, origination, saga, servicing
 from workflows.financing.process import Ended, Process
@@ -181,6 +182,11 @@ class FinancingWorkflow:
         if self.p.state.inbox.seen(f"supplier:{repayment.repayment_id}"):
             return  # a duplicate is answered "duplicate" whatever the stage is now
         self._require_stage(REPAYABLE_STAGES, "report a repayment")
+        terms = self.p.state.loan.terms
+        assert terms is not None  # repayable stages have a loan
+        problem = repayment_date_problem(repayment.paid_on, terms.disbursed_on, business_date(workflow.now()))
+        if problem:
+            raise ApplicationError(problem, type=ErrorCode.VALIDATION_ERROR.value, non_retryable=True)
 
     @workflow.update(name=names.UPDATE_WRITE_OFF)
     async def write_off(self, write_off: WriteOff) -> ApplicationView:
