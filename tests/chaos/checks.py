@@ -6,7 +6,8 @@ findings, each a line a person can follow up (with payment and application ids).
 - stuck: a loan still active after the settle-down;
 - mismatches: everything else that disagrees — a wrong final stage, interest or surplus off
   by a fen from domain/repayment.py, ledger ≠ bank ≠ views ≠ /v1/stats, inbox ≠ notices sent,
-  a payment into the locked account that was not accepted;
+  a payment into the locked account that was not accepted, a bank's retry with the same
+  Idempotency-Key refused although its first attempt had been applied;
 - leaks: a key, secret or full account number in a process log.
 """
 
@@ -55,6 +56,7 @@ def check(loans: list[Loan], sent: Sent, evidence: Evidence, secrets: dict[str, 
     check_money(loans, evidence, found)
     check_records(loans, evidence, found)
     check_inbox(sent, evidence, found)
+    found.mismatches += sent.replays_refused  # API.md v1.1: the same key gets the first answer again
     check_logs(evidence, secrets, [acc for loan in loans for acc in accounts(loan)], found)
     return found
 

@@ -70,7 +70,14 @@ class Driver:
         loan.application_id = app_id
         if plan.scenario is Scenario.REJECTED:
             body = {"decision": "reject", "reason": "经营流水不足 (chaos)"}
-            await world.bank_change(plan.bank_code, f"/v1/applications/{app_id}/decision", body, f"{app_id}-decide")
+            await world.bank_change(
+                plan.bank_code,
+                f"/v1/applications/{app_id}/decision",
+                body,
+                f"{app_id}-decide",
+                took_effect=lambda view: view["stage"] == "rejected",
+                application_id=app_id,
+            )
             return
         decision = {
             "decision": "approve",
@@ -78,10 +85,24 @@ class Driver:
             "annual_rate": str(ANNUAL_RATE),
             "term_days": TERM_DAYS,
         }
-        await world.bank_change(plan.bank_code, f"/v1/applications/{app_id}/decision", decision, f"{app_id}-decide")
+        await world.bank_change(
+            plan.bank_code,
+            f"/v1/applications/{app_id}/decision",
+            decision,
+            f"{app_id}-decide",
+            took_effect=lambda view: view["approved_amount"] == money_str(plan.approved),
+            application_id=app_id,
+        )
         if plan.scenario is Scenario.WITHDRAWN:
             await world.until(app_id, plan.bank_code, lambda v: v["stage"] == "account_lock", "reached account_lock")
-            await world.bank_change(plan.bank_code, f"/v1/applications/{app_id}/withdraw", {}, f"{app_id}-withdraw")
+            await world.bank_change(
+                plan.bank_code,
+                f"/v1/applications/{app_id}/withdraw",
+                {},
+                f"{app_id}-withdraw",
+                took_effect=lambda view: view["stage"] == "withdrawn",
+                application_id=app_id,
+            )
             return
         answer = "refused" if plan.scenario is Scenario.REFUSED else "confirmed"
         await world.purchaser_answers_when_pending(plan.contract_no, answer)

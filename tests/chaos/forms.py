@@ -45,7 +45,7 @@ SHORT = ChaosForm(
     # a worker killed mid-activity: its activity is retried only after the 30 s start-to-close
     # timeout, and then with backoff; steps and the settle-down allow for that, no more
     step_seconds=120.0,
-    settle_seconds=120.0,
+    settle_seconds=90.0,
     run_seconds=540.0,
 )
 

@@ -78,6 +78,7 @@ class Sent:
     notices: dict[str, Notice] = field(default_factory=dict)
     events: dict[str, Event] = field(default_factory=dict)
     supplier_repayments: dict[str, tuple[str, Decimal, str | None]] = field(default_factory=dict)
+    replays_refused: list[str] = field(default_factory=list)  # a bank's retry refused, its change applied
 
     def notice(self, payment_id: str, contract_no: str, payee: str, amount: Decimal, locked: bool) -> Notice:
         if payment_id not in self.notices:
@@ -139,9 +140,11 @@ class World:
         deadline: float | None = None,
         what: str = "",
         sign: Callable[[], dict[str, str]] | None = None,
+        tried: list[str] | None = None,
     ) -> httpx.Response:
         """The first answer that is not a transport error or a retryable status; the same
-        request again (same key, same body) until then, within the step's time."""
+        request again (same key, same body) until then, within the step's time. `tried`
+        collects what each attempt that was tried again got."""
         deadline = deadline or self.deadline()
         attempt = 0
         last = "no attempt"
@@ -158,6 +161,8 @@ class World:
                 if not retry_statuses(response.status_code):
                     return response
                 last = f"{response.status_code} {response.text[:200]}"
+            if tried is not None:
+                tried.append(last)
             if time.monotonic() > deadline:
                 raise StepFailed(f"{what or method + ' ' + url}: gave up after {attempt} attempts, last {last}")
             await self.pause(attempt)
@@ -189,16 +194,38 @@ class World:
             await asyncio.sleep(VIEW_POLL_SECONDS)  # polling a public read with a deadline
 
     async def bank_change(
-        self, bank_code: str, path: str, body: dict[str, Any], key: str, expect: int = 200
+        self,
+        bank_code: str,
+        path: str,
+        body: dict[str, Any],
+        key: str,
+        expect: int = 200,
+        took_effect: Callable[[dict[str, Any]], bool] | None = None,
+        application_id: str | None = None,
     ) -> dict[str, Any]:
-        """A bank's POST with its Idempotency-Key, retried with the same key on 5xx/no answer."""
+        """A bank's POST with its Idempotency-Key, retried with the same key on 5xx/no answer.
+
+        API.md v1.1: the same key and body get the first answer again. When a retry is refused
+        (409) after an attempt that got no answer, the bank does what a real one does — reads the
+        application, and carries on if its change took effect — and the refusal is written down
+        (`Sent.replays_refused`): the platform broke its idempotency promise."""
+        tried: list[str] = []
         response = await self.request(
             "POST",
             f"{self.api}{path}",
             json_body=body,
             headers={**self.bank_headers(bank_code), "Idempotency-Key": key},
             what=f"POST {path}",
+            tried=tried,
         )
+        if response.status_code == 409 and tried and took_effect is not None and application_id is not None:
+            view = await self.view(application_id, bank_code)
+            if took_effect(view):
+                self.sent.replays_refused.append(
+                    f"POST {path} (Idempotency-Key {key}): first attempt {tried[0]}, the retry with the same "
+                    f"key answered 409 {response.json().get('code')} although the change had been applied"
+                )
+                return view
         if response.status_code != expect:
             raise StepFailed(f"POST {path} answered {response.status_code}: {response.text[:300]}")
         answer: dict[str, Any] = response.json()
