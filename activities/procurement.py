@@ -49,8 +49,12 @@ class ProcurementActivities:
             dossier = await self._client.fetch_dossier(request.contract_no)
         # what the platform itself saw paid, in case the procurement system has not heard of it
         recorded = await self._payments.recorded_total(request.contract_no)
+        # the profile (with the figures that produced it) is what the workflow keeps of the
+        # history: the list itself stays out of the history Temporal stores for every loan
         return steps.Dossier(
-            dossier=dossier, credit_profile=build_credit_profile(dossier.history), recorded_payments=recorded
+            dossier=dossier.model_copy(update={"history": []}),
+            credit_profile=build_credit_profile(dossier.history),
+            recorded_payments=recorded,
         )
 
     @activity.defn(name=steps.REGISTER_FINANCING)

@@ -44,8 +44,10 @@ async def test_fetch_dossier_returns_contract_history_and_credit_profile(
 
     assert dossier.dossier.contract == contract
     assert dossier.dossier.financing is None
-    assert dossier.dossier.history, "the simulator makes up a history for every supplier"
-    assert dossier.credit_profile.contracts_won == len(dossier.dossier.history)
+    # the simulator makes up a history for every supplier: the profile is built from it, and the
+    # list itself is not carried into the workflow's history
+    assert dossier.credit_profile.contracts_won > 0
+    assert dossier.dossier.history == []
     assert 0 <= dossier.credit_profile.score <= 100
 
 

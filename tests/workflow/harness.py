@@ -144,7 +144,7 @@ class FakeSystems:
             record = FinancingRecord(application_id=holder, bank_code="X", registered_at="2026-11-01T00:00:00Z")
         dossier = ContractDossier(
             contract=c.model_copy(update={"payee_account_no": self.payee[c.contract_no]}),
-            history=HISTORY,
+            history=[],  # as the real activity: the profile is built from it, the list stays out
             financing=record,
         )
         return steps.Dossier(

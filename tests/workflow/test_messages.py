@@ -52,7 +52,7 @@ async def test_confirmation_while_the_change_is_being_requested_is_taken(h: Harn
     await h.signal(handle, names.SIGNAL_ACCOUNT_CHANGE, _confirmed(no, event_id="E-EARLY"))
     asking.set()
     answered = await decided
-    assert answered.stage in (Stage.DISBURSING, Stage.REPAYING)
+    assert answered.stage in (Stage.ACCOUNT_LOCK, Stage.DISBURSING, Stage.REPAYING)
     lent = await h.until_stage(handle, Stage.REPAYING)
     assert _outcome(lent, "E-EARLY") == "applied" and not lent.needs_attention
     assert [e.stage for e in lent.timeline if e.note is None] == [
@@ -122,7 +122,8 @@ async def test_money_arriving_while_the_loan_closes_is_released_as_surplus(h: Ha
     final = await handle.result()
     assert final.stage == Stage.SETTLED and _outcome(final, "T-LATE") == "applied"
     assert final.surplus_released == D("299925.14") + D("20000.00")
-    assert h.fakes.calls[steps.APPLY_REPAYMENT] == 2
+    # two repayments at the bank (a local step may run again after a held task; its key dedupes)
+    assert len(h.fakes.repayments) == 2
 
 
 async def test_every_update_answers_with_what_the_record_holds(h: Harness) -> None:

@@ -25,7 +25,7 @@ with workflow.unsafe.imports_passed_through():
 from workflows.financing import saga
 from workflows.financing.deadlines import wait_in_stage
 from workflows.financing.policies import EXTERNAL_CALL, EXTERNAL_TIMEOUT, VERIFY_ATTEMPT, VERIFY_DEADLINE, VERIFY_RETRY
-from workflows.financing.process import Process
+from workflows.financing.process import Process, StepRefused
 
 # A refused verification ends here; the API answers the bank with the refusal's code.
 REFUSAL_STAGE = Stage.REJECTED
@@ -97,14 +97,14 @@ async def verify(p: Process) -> None:
             ),
             "register the financing on the contract (platform registry and procurement system)",
         )
-    except ActivityError as err:
+    except (ActivityError, StepRefused) as err:
         await refuse(p, refusal_of(err, "the financing could not be registered"))
         return
     if state.interrupted:
         await saga.end_interrupted(p)
     try:
         await submit_for_review(p)
-    except ActivityError as err:
+    except (ActivityError, StepRefused) as err:
         await refuse(p, refusal_of(err, "the bank's credit system refused the application"))
         return
 
@@ -197,7 +197,7 @@ async def lock_account(p: Process) -> None:
             "ask the procurement system to make the collection account the payee account",
             result_type=steps.PayeeChangeAck,
         )
-    except ActivityError as err:
+    except (ActivityError, StepRefused) as err:
         await saga.end(p, Stage.FAILED, refusal_of(err, "the payee account change was refused").detail)
     p.enter(
         Stage.ACCOUNT_LOCK,
@@ -253,7 +253,6 @@ async def disburse(p: Process) -> None:
     assert decision is not None and decision.approved_amount is not None and inp.product is not None
     assert decision.annual_rate is not None and decision.term_days is not None
     state.waiting_for = "the bank's core system to pay out the loan"
-    await p.record("payout requested")
     task = asyncio.ensure_future(
         workflow.execute_activity(
             steps.DISBURSE,
@@ -316,7 +315,7 @@ def repaying_wait(terms: LoanTerms) -> str:
     return f"repayment by {terms.maturity_date} (overdue from {terms.overdue_from})"
 
 
-def refusal_of(err: ActivityError | ApplicationError, fallback: str) -> BusinessRefusal:
+def refusal_of(err: ActivityError | ApplicationError | StepRefused, fallback: str) -> BusinessRefusal:
     cause = err if isinstance(err, ApplicationError) else err.cause
     if isinstance(cause, ApplicationError) and cause.type:
         try:

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from domain import steps
@@ -29,6 +30,14 @@ from workflows.financing.state import FinancingState, to_view
 
 class Ended(Exception):
     """Raised inside the workflow when the process reached a final stage: unwinds to `run`."""
+
+
+class StepRefused(Exception):
+    """An outside system refused a step (a non-retryable ApplicationError); `cause` has its code."""
+
+    def __init__(self, cause: ApplicationError) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
 
 
 class Process:
@@ -95,17 +104,28 @@ class Process:
         *,
         result_type: type | None = None,
     ) -> Any:
-        """One external call. What readers should see is recorded first: the call may take
-        long (a system down is retried for as long as it takes)."""
-        await self.record(f"before {activity}")
-        return await workflow.execute_activity(
-            activity,
-            arg,
-            start_to_close_timeout=EXTERNAL_TIMEOUT,
-            retry_policy=EXTERNAL_CALL,
-            result_type=result_type,
-            summary=summary,
-        )
+        """One external call, as a local activity. A stage readers have not seen yet is recorded
+        first: the call may take long (a system down is retried for as long as it takes).
+
+        Local, because every step is keyed by business ids and so safe to repeat: a worker that
+        dies mid-call makes the next one run it again, and the outside system answers the first
+        result. A local activity costs one history event instead of three plus a workflow task
+        (see docs/performance.md). The payout is the exception (origination.disburse): a regular
+        activity, since its wait has its own deadline and may last long."""
+        if self.recorded is not None and self.recorded.stage != self.state.stage:
+            await self.record(f"before {activity}")
+        try:
+            return await workflow.execute_local_activity(
+                activity,
+                arg,
+                start_to_close_timeout=EXTERNAL_TIMEOUT,
+                retry_policy=EXTERNAL_CALL,
+                result_type=result_type,
+                summary=summary,
+            )
+        except ApplicationError as refusal:
+            # a local activity's refusal may surface as the ApplicationError itself: one shape
+            raise StepRefused(refusal) from refusal
 
     async def record(self, event: str) -> None:
         """Write the view to the read model if it changed since the last record.

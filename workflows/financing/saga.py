@@ -63,7 +63,7 @@ async def end(p: Process, stage: Stage, reason: str, *, raise_: bool = True) -> 
         workflow.logger.info("%s: undoing %d steps: %s", stage, len(undo), reason)
         await asyncio.gather(
             *(
-                workflow.execute_activity(
+                workflow.execute_local_activity(  # undoing is keyed and safe to repeat, like every step
                     UNDO_STEPS[key][0],
                     _undo_input(p, key, reason),
                     start_to_close_timeout=EXTERNAL_TIMEOUT,
