@@ -57,6 +57,7 @@ def check(loans: list[Loan], sent: Sent, evidence: Evidence, secrets: dict[str, 
     check_records(loans, evidence, found)
     check_inbox(sent, evidence, found)
     found.mismatches += sent.replays_refused  # API.md v1.1: the same key gets the first answer again
+    check_workflow_tasks(evidence, found)
     check_logs(evidence, secrets, [acc for loan in loans for acc in accounts(loan)], found)
     return found
 
@@ -320,6 +321,17 @@ def check_inbox(sent: Sent, evidence: Evidence, found: Findings) -> None:
             found.mismatches.append(f"event {event_id} ({event.contract_no}, {event.decision}): unmatched, not taken")
     for event_id in evidence.inbox_events.keys() - sent.events.keys():
         found.mismatches.append(f"inbox event {event_id}: no such callback was sent")
+
+
+NON_DETERMINISM = "[TMPRL1100]"  # the SDK's code for a workflow task failed as non-deterministic
+
+
+def check_workflow_tasks(evidence: Evidence, found: Findings) -> None:
+    """A workflow that cannot replay its own history is stuck, whatever its stage says."""
+    for name, text in evidence.logs.items():
+        count = text.count(NON_DETERMINISM)
+        if count:
+            found.mismatches.append(f"{name}: {count} workflow task(s) failed as non-deterministic ({NON_DETERMINISM})")
 
 
 def check_logs(evidence: Evidence, secrets: dict[str, str], account_numbers: list[str], found: Findings) -> None:

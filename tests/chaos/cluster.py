@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import sys
 import time
@@ -33,6 +34,11 @@ from worker.codec import EncryptionCodec
 from workflows import search_attributes as sa
 
 WORKERS = ("worker-1", "worker-2")
+REPOSITORY = Path(__file__).resolve().parents[2]
+# the product's packages, copied once per run: every restart of every part runs the code the
+# run started with (edits made to the tree meanwhile would otherwise reach workflows in flight
+# through a restarted worker and fail them as non-deterministic — a deployment, not a fault)
+PRODUCT_PACKAGES = ("domain", "workflows", "activities", "integrations", "store", "api", "worker", "simulators")
 CODEC_KEY_ID = "chaos1"
 LOOPBACK = "127.0.0.1"
 # the API re-signals recorded notices that did not reach a workflow; its default (15 s) is for
@@ -105,10 +111,17 @@ class Cluster:
 
     # ---- building it --------------------------------------------------------------------
 
+    @property
+    def code(self) -> Path:
+        return self.root / "code"
+
     @classmethod
     def new(cls, root: Path) -> Cluster:
         creds = generate_credentials([b.bank_code for b in WUXI_BANKS])
-        return cls(root, Ports.free(), creds, f"{CODEC_KEY_ID}:{EncryptionCodec.new_key()}")
+        cluster = cls(root, Ports.free(), creds, f"{CODEC_KEY_ID}:{EncryptionCodec.new_key()}")
+        for package in PRODUCT_PACKAGES:
+            shutil.copytree(REPOSITORY / package, cluster.code / package, ignore=shutil.ignore_patterns("__pycache__"))
+        return cluster
 
     def environment(self) -> dict[str, str]:
         """The platform's settings for every part; a developer's own ZCD_* never leaks in."""
@@ -138,7 +151,8 @@ class Cluster:
 
     def _zcd(self, name: str, command: str, ready: Probe) -> Part:
         argv = [sys.executable, "-m", "worker.cli", command]
-        return Part(name, argv, self.environment(), self.logs / f"{name}.log", ready)
+        # `-m` from the snapshot: its packages come first on sys.path, before the editable install
+        return Part(name, argv, self.environment(), self.logs / f"{name}.log", ready, cwd=self.code)
 
     async def start(self) -> None:
         """Every part, in the order they need each other; the supervisor watches them after."""
