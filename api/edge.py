@@ -21,7 +21,7 @@ from domain.inputs import is_id
 
 MAX_BODY_BYTES = 1024 * 1024
 # bodies of these are signed (their signature needs the body) or public: no bearer key
-_WITHOUT_BEARER = ("/v1/treasury/", "/v1/procurement/", "/v1/supplier/login-codes", "/v1/supplier/sessions")
+WITHOUT_BEARER = ("/v1/treasury/", "/v1/procurement/", "/v1/supplier/login-codes", "/v1/supplier/sessions")
 
 
 def _problem_message(status: int, code: ErrorCode, detail: str) -> tuple[Message, Message]:
@@ -56,7 +56,7 @@ class Edge:
         if (
             path.startswith("/v1/")
             and scope.get("method") in ("POST", "PUT", "PATCH")
-            and not path.startswith(_WITHOUT_BEARER)
+            and not path.startswith(WITHOUT_BEARER)
             and not _has_bearer(headers.get(b"authorization"))
         ):
             await self._refuse(send, 401, ErrorCode.UNAUTHENTICATED, "a valid bearer key is required")

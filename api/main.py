@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import asyncpg
 import structlog
@@ -18,7 +19,9 @@ from temporalio.client import Client
 
 from api import problems
 from api.audit import record
+from api.edge import WITHOUT_BEARER as EDGE_WITHOUT_BEARER
 from api.edge import Edge
+from api.problems import problem_responses
 from api.redelivery import redeliver_forever
 from api.routes import banks, codec, health, ops, ops_actions, procurement, stats, treasury
 from api.routes.health import LATENCY, REQUESTS
@@ -98,6 +101,8 @@ def create_app(
         version="1.0.0",
         description="Government-procurement contract financing (API.md v1).",
         lifespan=lifespan,
+        # "/v1/applications/<id>/" is no application: 404, not a redirect to one
+        redirect_slashes=False,
     )
     problems.install(app)
 
@@ -148,6 +153,7 @@ def create_app(
         app.include_router(module.router)
     # size limit and credentials before any body is read (inside CORS, so preflights still work)
     app.add_middleware(Edge)
+    document_edge_answers(app)
     # The Temporal UI (its own origin) calls /codec from the browser.
     app.add_middleware(
         CORSMiddleware,
@@ -157,6 +163,30 @@ def create_app(
         allow_credentials=True,
     )
     return app
+
+
+def document_edge_answers(app: FastAPI) -> None:
+    """The edge answers every operation may give before its handler runs (api/edge.py): 413 for
+    a body over 1 MiB (on any method), and 401 on bearer-key POSTs. The OpenAPI document lists
+    them on each operation, so it says exactly what can come back."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        for path, operations in schema.get("paths", {}).items():
+            for method, operation in operations.items():
+                responses = operation.setdefault("responses", {})
+                extra = problem_responses(413)
+                if method == "post" and path.startswith("/v1/") and not path.startswith(EDGE_WITHOUT_BEARER):
+                    extra |= problem_responses(401)
+                for status, answer in extra.items():
+                    responses.setdefault(str(status), answer)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 async def serve(settings: Settings) -> None:

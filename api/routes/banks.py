@@ -14,6 +14,7 @@ from api.audit import record
 from api.auth import AnyPrincipal, BankPrincipal, State
 from api.edge import require_path_id
 from api.problems import Problem, problem_responses
+from api.stage_guard import require_reachable
 from api.state import AppState
 from domain import workflow_api as names
 from domain.application import (
@@ -29,7 +30,7 @@ from domain.application import (
     business_date,
 )
 from domain.errors import ErrorCode
-from domain.stages import Stage
+from domain.stages import REPAYABLE_STAGES, WITHDRAWABLE_STAGES, Stage
 from domain.verification import repayment_date_problem
 from store.cursors import InvalidCursor
 from store.idempotency import request_hash
@@ -230,7 +231,7 @@ async def _own(state: AppState, who: Principal, application_id: str) -> Applicat
 
 @router.post("/v1/applications/{application_id}/decision", response_model=ApplicationView)
 async def decide(application_id: str, body: Decision, who: BankPrincipal, state: State) -> Any:
-    await _own(state, who, application_id)
+    require_reachable(await _own(state, who, application_id), {Stage.BANK_REVIEW}, "decide")
     view = await temporal_ops.update(state.temporal, application_id, names.UPDATE_DECIDE, body, ApplicationView)
     await record(state, who.name, f"application.{body.decision}", application_id, **body.model_dump(mode="json"))
     return _dump(view)
@@ -238,7 +239,7 @@ async def decide(application_id: str, body: Decision, who: BankPrincipal, state:
 
 @router.post("/v1/applications/{application_id}/withdraw", response_model=ApplicationView)
 async def withdraw(application_id: str, who: BankPrincipal, state: State, body: Withdrawal | None = None) -> Any:
-    await _own(state, who, application_id)
+    require_reachable(await _own(state, who, application_id), WITHDRAWABLE_STAGES, "withdraw")
     view = await temporal_ops.update(
         state.temporal, application_id, names.UPDATE_WITHDRAW, body or Withdrawal(), ApplicationView
     )
@@ -249,6 +250,9 @@ async def withdraw(application_id: str, who: BankPrincipal, state: State, body: 
 @router.post("/v1/applications/{application_id}/repayments", response_model=RepaymentReceipt)
 async def report_repayment(application_id: str, body: SupplierRepayment, who: BankPrincipal, state: State) -> Any:
     view = await _own(state, who, application_id)
+    if any(m.kind == "supplier_repayment" and m.message_id == body.repayment_id for m in view.messages):
+        return {"status": "duplicate"}  # the record shows it taken: applied once, whatever the stage now
+    require_reachable(view, REPAYABLE_STAGES, "report a repayment")
     if view.disbursed_on is not None:  # the workflow checks it too (its validator is the rule)
         problem = repayment_date_problem(body.paid_on, view.disbursed_on, business_date(datetime.now(UTC)))
         if problem:
@@ -270,7 +274,7 @@ async def report_repayment(application_id: str, body: SupplierRepayment, who: Ba
 
 @router.post("/v1/applications/{application_id}/write-off", response_model=ApplicationView)
 async def write_off(application_id: str, body: WriteOff, who: BankPrincipal, state: State) -> Any:
-    await _own(state, who, application_id)
+    require_reachable(await _own(state, who, application_id), {Stage.OVERDUE}, "write off")
     view = await temporal_ops.update(state.temporal, application_id, names.UPDATE_WRITE_OFF, body, ApplicationView)
     await record(state, who.name, "application.written_off", application_id, reason=body.reason)
     return _dump(view)

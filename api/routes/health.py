@@ -9,7 +9,7 @@ from typing import Any
 
 import structlog
 from fastapi import APIRouter, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -97,7 +97,7 @@ class _DatabaseGauges(Collector):
         yield from (applications, stuck, undelivered, oldest)
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse)
 async def metrics(state: State) -> Response:
     """Request counters of this process, and gauges computed now from PostgreSQL. A database
     that does not answer gives `zcd_database_up 0`, never a failed scrape."""

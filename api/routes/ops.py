@@ -12,9 +12,11 @@ from api.audit import record
 from api.auth import OpsPrincipal, State
 from api.problems import Problem, problem_responses
 from api.routes.banks import visible_view
+from api.stage_guard import require_reachable
 from domain import workflow_api as names
 from domain.application import ApplicationView, OfflineLockAnswer
 from domain.errors import ErrorCode
+from domain.stages import Stage
 from store.cursors import InvalidCursor
 
 router = APIRouter(tags=["operations"], responses=problem_responses(401, 403, 404, 409, 422))
@@ -35,7 +37,7 @@ router = APIRouter(tags=["operations"], responses=problem_responses(401, 403, 40
     ),
 )
 async def offline_lock_answer(application_id: str, body: OfflineLockAnswer, who: OpsPrincipal, state: State) -> Any:
-    await visible_view(state, who, application_id)
+    require_reachable(await visible_view(state, who, application_id), {Stage.ACCOUNT_LOCK}, "record a lock answer")
     answer = body.model_copy(update={"recorded_by": who.name})
     view = await temporal_ops.update(
         state.temporal, application_id, names.UPDATE_RECORD_OFFLINE_LOCK_ANSWER, answer, ApplicationView

@@ -25,6 +25,7 @@ from api.audit import record
 from api.auth import OpsPrincipal, State
 from api.problems import problem_responses
 from api.routes.banks import visible_view
+from api.stage_guard import require_reachable
 from domain import workflow_api as names
 from domain.application import (
     ApplicationView,
@@ -33,6 +34,7 @@ from domain.application import (
     OpsCancellation,
     ResendToBank,
 )
+from domain.stages import WITHDRAWABLE_STAGES, Stage
 
 router = APIRouter(tags=["operations"], responses=problem_responses(401, 403, 404, 409, 422))
 
@@ -43,8 +45,18 @@ _REFUSALS = (
 )
 
 
+# the stages each action allows, to refuse from the record what the workflow would refuse
+_ALLOWED: dict[str, frozenset[Stage]] = {
+    names.UPDATE_RESEND_TO_BANK: frozenset({Stage.BANK_REVIEW}),
+    names.UPDATE_EXTEND_DEADLINE: frozenset({Stage.BANK_REVIEW, Stage.ACCOUNT_LOCK}),
+    names.UPDATE_CANCEL: WITHDRAWABLE_STAGES,
+}
+
+
 async def _act(state: State, who: OpsPrincipal, application_id: str, update: str, body: BaseModel) -> Any:
-    await visible_view(state, who, application_id)
+    view = await visible_view(state, who, application_id)
+    if update in _ALLOWED:
+        require_reachable(view, _ALLOWED[update], update.replace("_", " "))
     stamped = body.model_copy(update={"recorded_by": who.name})
     view = await temporal_ops.update(state.temporal, application_id, update, stamped, ApplicationView)
     await record(
