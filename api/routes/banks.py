@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
-from api import cursors, edge, temporal_ops
+from api import cursors, edge, idempotency, temporal_ops
 from api.audit import record
 from api.auth import AnyPrincipal, BankPrincipal, State
 from api.edge import require_path_id
@@ -35,6 +37,8 @@ from domain.verification import repayment_date_problem
 from store.cursors import InvalidCursor
 from store.idempotency import request_hash
 from store.principals import Principal
+
+IdempotencyKey = Annotated[str | None, Depends(edge.idempotency_key)]
 
 router = APIRouter(tags=["applications"], responses=problem_responses(401, 403, 404, 409, 422, 503))
 
@@ -152,7 +156,9 @@ async def submit_application(
                 ErrorCode.IDEMPOTENCY_KEY_MISMATCH, "this Idempotency-Key was used with a different request body"
             )
         if existing.response_status is not None:
-            return JSONResponse(existing.response_body, status_code=existing.response_status)
+            return JSONResponse(
+                existing.response_body, status_code=existing.response_status, headers=idempotency.REPLAYED
+            )
     stored = await keys.lookup(bank_code, idempotency_key)
     application_id = (stored.application_id if stored else None) or base_id
     try:
@@ -230,51 +236,92 @@ async def _own(state: AppState, who: Principal, application_id: str) -> Applicat
 
 
 @router.post("/v1/applications/{application_id}/decision", response_model=ApplicationView)
-async def decide(application_id: str, body: Decision, who: BankPrincipal, state: State) -> Any:
-    require_reachable(await _own(state, who, application_id), {Stage.BANK_REVIEW}, "decide")
-    view = await temporal_ops.update(state.temporal, application_id, names.UPDATE_DECIDE, body, ApplicationView)
-    await record(state, who.name, f"application.{body.decision}", application_id, **body.model_dump(mode="json"))
-    return _dump(view)
+async def decide(
+    application_id: str, body: Decision, who: BankPrincipal, state: State, key: IdempotencyKey = None
+) -> Any:
+    async def act() -> tuple[int, Any]:
+        require_reachable(await _own(state, who, application_id), {Stage.BANK_REVIEW}, "decide")
+        view = await temporal_ops.update(state.temporal, application_id, names.UPDATE_DECIDE, body, ApplicationView)
+        await record(state, who.name, f"application.{body.decision}", application_id, **body.model_dump(mode="json"))
+        return 200, _dump(view)
+
+    return await _once(state, who, key, "decision", application_id, body, act)
 
 
 @router.post("/v1/applications/{application_id}/withdraw", response_model=ApplicationView)
-async def withdraw(application_id: str, who: BankPrincipal, state: State, body: Withdrawal | None = None) -> Any:
-    require_reachable(await _own(state, who, application_id), WITHDRAWABLE_STAGES, "withdraw")
-    view = await temporal_ops.update(
-        state.temporal, application_id, names.UPDATE_WITHDRAW, body or Withdrawal(), ApplicationView
-    )
-    await record(state, who.name, "application.withdrawn", application_id)
-    return _dump(view)
+async def withdraw(
+    application_id: str,
+    who: BankPrincipal,
+    state: State,
+    body: Withdrawal | None = None,
+    key: IdempotencyKey = None,
+) -> Any:
+    async def act() -> tuple[int, Any]:
+        require_reachable(await _own(state, who, application_id), WITHDRAWABLE_STAGES, "withdraw")
+        view = await temporal_ops.update(
+            state.temporal, application_id, names.UPDATE_WITHDRAW, body or Withdrawal(), ApplicationView
+        )
+        await record(state, who.name, "application.withdrawn", application_id)
+        return 200, _dump(view)
+
+    return await _once(state, who, key, "withdraw", application_id, body, act)
 
 
 @router.post("/v1/applications/{application_id}/repayments", response_model=RepaymentReceipt)
-async def report_repayment(application_id: str, body: SupplierRepayment, who: BankPrincipal, state: State) -> Any:
-    view = await _own(state, who, application_id)
-    if any(m.kind == "supplier_repayment" and m.message_id == body.repayment_id for m in view.messages):
-        return {"status": "duplicate"}  # the record shows it taken: applied once, whatever the stage now
-    require_reachable(view, REPAYABLE_STAGES, "report a repayment")
-    if view.disbursed_on is not None:  # the workflow checks it too (its validator is the rule)
-        problem = repayment_date_problem(body.paid_on, view.disbursed_on, business_date(datetime.now(UTC)))
-        if problem:
-            raise Problem(ErrorCode.VALIDATION_ERROR, problem)
-    receipt = await temporal_ops.update(
-        state.temporal, application_id, names.UPDATE_REPORT_REPAYMENT, body, RepaymentReceipt
-    )
-    await record(
-        state,
-        who.name,
-        "application.repayment_reported",
-        application_id,
-        repayment_id=body.repayment_id,
-        amount=str(body.amount),
-        status=receipt.status,
-    )
-    return receipt.model_dump(mode="json")
+async def report_repayment(
+    application_id: str, body: SupplierRepayment, who: BankPrincipal, state: State, key: IdempotencyKey = None
+) -> Any:
+    async def act() -> tuple[int, Any]:
+        view = await _own(state, who, application_id)
+        if any(m.kind == "supplier_repayment" and m.message_id == body.repayment_id for m in view.messages):
+            return 200, {"status": "duplicate"}  # the record shows it taken: applied once, whatever the stage
+        require_reachable(view, REPAYABLE_STAGES, "report a repayment")
+        if view.disbursed_on is not None:  # the workflow checks it too (its validator is the rule)
+            problem = repayment_date_problem(body.paid_on, view.disbursed_on, business_date(datetime.now(UTC)))
+            if problem:
+                raise Problem(ErrorCode.VALIDATION_ERROR, problem)
+        receipt = await temporal_ops.update(
+            state.temporal, application_id, names.UPDATE_REPORT_REPAYMENT, body, RepaymentReceipt
+        )
+        await record(
+            state,
+            who.name,
+            "application.repayment_reported",
+            application_id,
+            repayment_id=body.repayment_id,
+            amount=str(body.amount),
+            status=receipt.status,
+        )
+        return 200, receipt.model_dump(mode="json")
+
+    return await _once(state, who, key, "repayments", application_id, body, act)
 
 
 @router.post("/v1/applications/{application_id}/write-off", response_model=ApplicationView)
-async def write_off(application_id: str, body: WriteOff, who: BankPrincipal, state: State) -> Any:
-    require_reachable(await _own(state, who, application_id), {Stage.OVERDUE}, "write off")
-    view = await temporal_ops.update(state.temporal, application_id, names.UPDATE_WRITE_OFF, body, ApplicationView)
-    await record(state, who.name, "application.written_off", application_id, reason=body.reason)
-    return _dump(view)
+async def write_off(
+    application_id: str, body: WriteOff, who: BankPrincipal, state: State, key: IdempotencyKey = None
+) -> Any:
+    async def act() -> tuple[int, Any]:
+        require_reachable(await _own(state, who, application_id), {Stage.OVERDUE}, "write off")
+        view = await temporal_ops.update(state.temporal, application_id, names.UPDATE_WRITE_OFF, body, ApplicationView)
+        await record(state, who.name, "application.written_off", application_id, reason=body.reason)
+        return 200, _dump(view)
+
+    return await _once(state, who, key, "write-off", application_id, body, act)
+
+
+async def _once(
+    state: AppState,
+    who: Principal,
+    key: str | None,
+    endpoint: str,
+    application_id: str,
+    body: BaseModel | None,
+    act: Callable[[], Awaitable[tuple[int, Any]]],
+) -> Any:
+    """The change, at most once per Idempotency-Key (scoped to the bank and this endpoint)."""
+    assert who.bank_code is not None
+    require_path_id(application_id)
+    parsed = body.model_dump(mode="json") if body is not None else None
+    scope = idempotency.scoped_key(endpoint, application_id, key) if key is not None else None
+    return await idempotency.once(state, who.bank_code, scope, endpoint, parsed, act)
