@@ -23,7 +23,7 @@ from api.edge import WITHOUT_BEARER as EDGE_WITHOUT_BEARER
 from api.edge import Edge
 from api.problems import problem_responses
 from api.redelivery import redeliver_forever
-from api.routes import banks, codec, health, ops, ops_actions, procurement, stats, treasury
+from api.routes import banks, codec, events, health, ops, ops_actions, procurement, stats, treasury
 from api.routes.health import LATENCY, REQUESTS
 from api.state import AppState
 from domain.inputs import is_id
@@ -149,7 +149,7 @@ def create_app(
         )
         return response
 
-    for module in (banks, treasury, procurement, ops, ops_actions, stats, health, codec):
+    for module in (banks, events, treasury, procurement, ops, ops_actions, stats, health, codec):
         app.include_router(module.router)
     # size limit and credentials before any body is read (inside CORS, so preflights still work)
     app.add_middleware(Edge)

@@ -277,6 +277,13 @@ class MessageOutcome(BaseModel):
     received_at: datetime
     outcome: MessageOutcomeKind
     note: str | None = None
+    # once money is applied: how it was split, when, and as what (a written-off loan's recovery)
+    applied_at: datetime | None = None
+    applied_as: Literal["treasury", "supplier", "recovery"] | None = None
+    penalty: Money | None = None
+    interest: Money | None = None
+    principal: Money | None = None
+    surplus: Money | None = None
 
 
 class AttentionItem(BaseModel):
@@ -336,6 +343,7 @@ class ApplicationView(BaseModel):
     stage_deadline: datetime | None = None
     waiting_for: str | None = None
     final_reason: str | None = None
+    disbursement_id: str | None = None
     submitted_at: datetime | None = None
     version: int = 0
     attention: list[AttentionItem] = Field(default_factory=list)  # attention_reasons, with their keys

@@ -15,8 +15,11 @@ import asyncpg
 from pydantic import BaseModel
 
 from domain.application import ApplicationView, AttentionItem
+from domain.events import derive_events
 from domain.stages import ACTIVE_STAGES, PAYMENT_ACCEPTING_STAGES, Stage
 from store.cursors import clamp_limit, decode_cursor, encode_cursor
+from store.db import Connection
+from store.events import append_events
 
 _ACTIVE = sorted(stage.value for stage in ACTIVE_STAGES)
 _PAYMENT_ACCEPTING = sorted(stage.value for stage in PAYMENT_ACCEPTING_STAGES)
@@ -69,7 +72,25 @@ class ApplicationRepository:
         leave it out.
         """
         submitted_at = view.submitted_at or (view.timeline[0].at if view.timeline else datetime.now(UTC))
-        await self._pool.execute(
+        async with self._pool.acquire() as connection, connection.transaction():
+            stored = await connection.fetchrow(
+                "SELECT version, view FROM applications WHERE application_id = $1 FOR UPDATE", view.application_id
+            )
+            if stored is not None and stored["version"] >= view.version:
+                return  # a late or repeated write: the record only moves forward
+            before = ApplicationView.model_validate(stored["view"]) if stored is not None else None
+            await self._write(connection, view, event, collection_account_no, submitted_at)
+            await append_events(connection, view, derive_events(before, view))
+
+    async def _write(
+        self,
+        connection: Connection,
+        view: ApplicationView,
+        event: str,
+        collection_account_no: str | None,
+        submitted_at: datetime,
+    ) -> None:
+        await connection.execute(
             """
             INSERT INTO applications (
                 application_id, bank_code, contract_no, supplier_credit_code, district, stage, product_code,

@@ -9,6 +9,7 @@ import asyncpg
 from store.applications import ApplicationRepository
 from store.audit import AuditTrail
 from store.banks import BankRepository
+from store.events import EventRepository
 from store.idempotency import IdempotencyRepository
 from store.ledger import LedgerRepository
 from store.payments import AccountChangeInbox, PaymentInbox
@@ -26,6 +27,7 @@ class Repositories:
     idempotency: IdempotencyRepository
     audit: AuditTrail
     banks: BankRepository
+    events: EventRepository
 
     @classmethod
     def over(cls, pool: asyncpg.Pool) -> Repositories:
@@ -39,4 +41,5 @@ class Repositories:
             idempotency=IdempotencyRepository(pool),
             audit=AuditTrail(pool),
             banks=BankRepository(pool),
+            events=EventRepository(pool),
         )

@@ -22,6 +22,7 @@ TABLES = {
     "districts",
     "api_principals",
     "applications",
+    "events",
     "financing_registry",
     "ledger_postings",
     "ledger_entries",

@@ -114,6 +114,12 @@ async def apply_money(p: Process, money: QueuedMoney) -> None:
         "applied",
         f"penalty {allocation.penalty}, interest {allocation.interest}, principal {allocation.principal}, "
         f"surplus {allocation.surplus}" + (" (recovery)" if source == "recovery" else ""),
+        applied_at=workflow.now(),
+        applied_as=source,
+        penalty=allocation.penalty,
+        interest=allocation.interest,
+        principal=allocation.principal,
+        surplus=allocation.surplus,
     )
 
 

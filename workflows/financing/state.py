@@ -104,9 +104,12 @@ class Inbox:
     def seen(self, key: str) -> bool:
         return key in self.outcomes
 
-    def settle(self, key: str, outcome: Literal["applied", "repeat", "kept"], note: str | None = None) -> None:
+    def settle(
+        self, key: str, outcome: Literal["applied", "repeat", "kept"], note: str | None = None, **applied: object
+    ) -> None:
+        """Record what was done; `applied` carries a repayment's split (see MessageOutcome)."""
         current = self.outcomes[key]
-        self.outcomes[key] = current.model_copy(update={"outcome": outcome, "note": note})
+        self.outcomes[key] = current.model_copy(update={"outcome": outcome, "note": note, **applied})
 
 
 def message_key(source: str, message_id: str) -> str:
@@ -178,6 +181,7 @@ def to_view(state: FinancingState, inp: FinancingInput, version: int) -> Applica
         stage_deadline=state.deadlines.expiry_at,
         waiting_for=state.waiting_for,
         final_reason=state.final_reason,
+        disbursement_id=loan.disbursement_id,
         submitted_at=inp.submitted_at,
         version=version,
         attention=attention_items(state.attention),
