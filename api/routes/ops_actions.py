@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from api import temporal_ops
 from api.audit import record
 from api.auth import OpsPrincipal, State
-from api.problems import problem_responses
+from api.problems import Problem, problem_responses
 from api.routes.banks import visible_view
 from api.stage_guard import require_reachable
 from domain import workflow_api as names
@@ -34,6 +34,7 @@ from domain.application import (
     OpsCancellation,
     ResendToBank,
 )
+from domain.errors import ErrorCode
 from domain.stages import WITHDRAWABLE_STAGES, Stage
 
 router = APIRouter(tags=["operations"], responses=problem_responses(401, 403, 404, 409, 422))
@@ -134,4 +135,16 @@ async def cancel(application_id: str, body: OpsCancellation, who: OpsPrincipal, 
     ),
 )
 async def acknowledge(application_id: str, body: AttentionAcknowledgement, who: OpsPrincipal, state: State) -> Any:
+    view = await visible_view(state, who, application_id)
+    # ops take the key from the record: one it does not show, or one that is not for a person to
+    # acknowledge, is refused here (the workflow would refuse too), leaving its history untouched
+    flag = next((item for item in view.attention if item.key == body.reason), None)
+    if flag is None:
+        flagged = ", ".join(item.key for item in view.attention) or "none"
+        raise Problem(
+            ErrorCode.INVALID_STATE, f"no attention flag {body.reason!r} on this application (flagged now: {flagged})"
+        )
+    if not flag.acknowledgeable:
+        fix = flag.how_to_fix or "it clears when its cause goes away"
+        raise Problem(ErrorCode.INVALID_STATE, f"the {body.reason!r} flag cannot be acknowledged: {fix}")
     return await _act(state, who, application_id, names.UPDATE_ACKNOWLEDGE, body)
