@@ -9,10 +9,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import signal
 import sys
+from types import FrameType
 
 from tests.chaos.forms import FORMS, with_overrides
 from tests.chaos.run import run_chaos
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,6 +31,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(10**6)
     form = with_overrides(FORMS[args.form], loans=args.loans, calm_loans=args.calm)
+    # Ctrl-C and SIGTERM stop the run the same way, every part stopped on the way out — also
+    # when started from a shell that ignores SIGINT for background jobs (Python would inherit it)
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         outcome = asyncio.run(run_chaos(form, seed, keep=args.keep))
     except KeyboardInterrupt:
