@@ -12,6 +12,7 @@ from typing import Literal, Protocol
 
 from temporalio import activity
 
+from activities.heartbeat import heartbeating
 from activities.refusals import refusals_are_final
 from domain import steps
 from domain.repayment import Allocation
@@ -51,7 +52,7 @@ class BankActivities:
     @activity.defn(name=steps.DISBURSE)
     async def disburse(self, order: steps.DisbursementOrder) -> steps.DisbursementReceipt:
         key = steps.idempotency_key(order.application_id, "disburse")
-        with refusals_are_final():
+        with refusals_are_final(), heartbeating():
             receipt = await self._client.disburse(order, key)
         await self._ledger.post_disbursement(order.application_id, order.bank_code, order.amount, key)
         return receipt

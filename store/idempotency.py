@@ -28,8 +28,9 @@ import asyncpg
 from store.db import canonical_json
 
 # A reservation never completed or released within this time belongs to a request that died
-# mid-flight; a retry with the same body may take it over (keeping its application id).
-STALE_RESERVATION = timedelta(minutes=5)
+# mid-flight (the longest request, a submission, waits 25 s); a retry with the same body may
+# take it over (keeping its application id).
+STALE_RESERVATION = timedelta(minutes=1)
 
 
 class StoredResponse(NamedTuple):

@@ -240,7 +240,10 @@ async def decide(
     application_id: str, body: Decision, who: BankPrincipal, state: State, key: IdempotencyKey = None
 ) -> Any:
     async def act() -> tuple[int, Any]:
-        require_reachable(await _own(state, who, application_id), {Stage.BANK_REVIEW}, "decide")
+        recorded = await _own(state, who, application_id)
+        if key is not None and _decided_as(recorded, body):
+            return 200, _dump(recorded)  # a retry whose first attempt's answer was lost: its answer
+        require_reachable(recorded, {Stage.BANK_REVIEW}, "decide")
         view = await temporal_ops.update(state.temporal, application_id, names.UPDATE_DECIDE, body, ApplicationView)
         await record(state, who.name, f"application.{body.decision}", application_id, **body.model_dump(mode="json"))
         return 200, _dump(view)
@@ -257,7 +260,10 @@ async def withdraw(
     key: IdempotencyKey = None,
 ) -> Any:
     async def act() -> tuple[int, Any]:
-        require_reachable(await _own(state, who, application_id), WITHDRAWABLE_STAGES, "withdraw")
+        recorded = await _own(state, who, application_id)
+        if key is not None and recorded.stage == Stage.WITHDRAWN:
+            return 200, _dump(recorded)  # a retry whose first attempt's answer was lost
+        require_reachable(recorded, WITHDRAWABLE_STAGES, "withdraw")
         view = await temporal_ops.update(
             state.temporal, application_id, names.UPDATE_WITHDRAW, body or Withdrawal(), ApplicationView
         )
@@ -274,7 +280,9 @@ async def report_repayment(
     async def act() -> tuple[int, Any]:
         view = await _own(state, who, application_id)
         if any(m.kind == "supplier_repayment" and m.message_id == body.repayment_id for m in view.messages):
-            return 200, {"status": "duplicate"}  # the record shows it taken: applied once, whatever the stage
+            # the record shows it taken: applied once, whatever the stage now. A keyed retry whose
+            # first answer was lost hears that first answer; another request with the id, duplicate
+            return 200, {"status": "accepted" if key is not None else "duplicate"}
         require_reachable(view, REPAYABLE_STAGES, "report a repayment")
         if view.disbursed_on is not None:  # the workflow checks it too (its validator is the rule)
             problem = repayment_date_problem(body.paid_on, view.disbursed_on, business_date(datetime.now(UTC)))
@@ -302,12 +310,26 @@ async def write_off(
     application_id: str, body: WriteOff, who: BankPrincipal, state: State, key: IdempotencyKey = None
 ) -> Any:
     async def act() -> tuple[int, Any]:
-        require_reachable(await _own(state, who, application_id), {Stage.OVERDUE}, "write off")
+        recorded = await _own(state, who, application_id)
+        if key is not None and recorded.stage == Stage.WRITTEN_OFF:
+            return 200, _dump(recorded)  # a retry whose first attempt's answer was lost
+        require_reachable(recorded, {Stage.OVERDUE}, "write off")
         view = await temporal_ops.update(state.temporal, application_id, names.UPDATE_WRITE_OFF, body, ApplicationView)
         await record(state, who.name, "application.written_off", application_id, reason=body.reason)
         return 200, _dump(view)
 
     return await _once(state, who, key, "write-off", application_id, body, act)
+
+
+def _decided_as(view: ApplicationView, decision: Decision) -> bool:
+    """The record shows this very decision taken (by a first attempt whose answer was lost)."""
+    if decision.decision == "reject":
+        return view.stage == Stage.REJECTED
+    return view.stage != Stage.BANK_REVIEW and (view.approved_amount, view.annual_rate, view.term_days) == (
+        decision.approved_amount,
+        decision.annual_rate,
+        decision.term_days,
+    )
 
 
 async def _once(

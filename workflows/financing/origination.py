@@ -24,7 +24,14 @@ with workflow.unsafe.imports_passed_through():
 
 from workflows.financing import saga
 from workflows.financing.deadlines import wait_in_stage
-from workflows.financing.policies import EXTERNAL_CALL, EXTERNAL_TIMEOUT, VERIFY_ATTEMPT, VERIFY_DEADLINE, VERIFY_RETRY
+from workflows.financing.policies import (
+    EXTERNAL_CALL,
+    EXTERNAL_TIMEOUT,
+    PAYOUT_HEARTBEAT,
+    VERIFY_ATTEMPT,
+    VERIFY_DEADLINE,
+    VERIFY_RETRY,
+)
 from workflows.financing.process import Process, StepRefused
 
 # A refused verification ends here; the API answers the bank with the refusal's code.
@@ -268,6 +275,7 @@ async def disburse(p: Process) -> None:
             ),
             result_type=steps.DisbursementReceipt,
             start_to_close_timeout=EXTERNAL_TIMEOUT,
+            heartbeat_timeout=PAYOUT_HEARTBEAT,  # a worker that died mid-payout is noticed in seconds
             retry_policy=EXTERNAL_CALL,
             summary=f"pay out {decision.approved_amount} to the collection account",
         )

@@ -15,6 +15,8 @@ EXTERNAL_CALL = RetryPolicy(
     maximum_interval=timedelta(minutes=1),
 )
 EXTERNAL_TIMEOUT = timedelta(seconds=30)
+# The payout heartbeats while the bank answers (activities/heartbeat.py).
+PAYOUT_HEARTBEAT = timedelta(seconds=5)
 
 # Verification answers a waiting bank: retry briefly, then give a clear refusal.
 VERIFY_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=2))
