@@ -4,9 +4,9 @@ that drive it, and the view every reader gets (API.md "Applications")."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, PlainSerializer, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from domain.credit_code import credit_code_problem
@@ -19,6 +19,15 @@ from domain.stages import Stage
 # Business dates are Asia/Shanghai; China keeps no daylight saving, so a fixed offset is exact
 # and needs no tz database inside the workflow sandbox.
 SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+
+def in_business_time(instant: datetime) -> str:
+    """How an instant is shown to people and their systems: ISO 8601 with +08:00."""
+    return instant.astimezone(SHANGHAI).isoformat()
+
+
+# An instant in an answer: kept as it is, shown with the business time zone's offset.
+ShownInstant = Annotated[datetime, PlainSerializer(in_business_time, return_type=str, when_used="json")]
 
 
 def business_date(instant: datetime) -> date:
@@ -255,7 +264,7 @@ def is_held_message(key: str) -> bool:
 
 class TimelineEntry(BaseModel):
     stage: Stage
-    at: datetime
+    at: ShownInstant
     note: str | None = None
 
 
@@ -274,11 +283,11 @@ class MessageOutcome(BaseModel):
     kind: MessageKind
     message_id: str
     amount: Money | None = None
-    received_at: datetime
+    received_at: ShownInstant
     outcome: MessageOutcomeKind
     note: str | None = None
     # once money is applied: how it was split, when, and as what (a written-off loan's recovery)
-    applied_at: datetime | None = None
+    applied_at: ShownInstant | None = None
     applied_as: Literal["treasury", "supplier", "recovery"] | None = None
     penalty: Money | None = None
     interest: Money | None = None
@@ -339,12 +348,12 @@ class ApplicationView(BaseModel):
     interest_due: Money = ZERO
     penalty_due: Money = ZERO
     recovered_amount: Money = ZERO
-    stage_since: datetime | None = None
-    stage_deadline: datetime | None = None
+    stage_since: ShownInstant | None = None
+    stage_deadline: ShownInstant | None = None
     waiting_for: str | None = None
     final_reason: str | None = None
     disbursement_id: str | None = None
-    submitted_at: datetime | None = None
+    submitted_at: ShownInstant | None = None
     version: int = 0
     attention: list[AttentionItem] = Field(default_factory=list)  # attention_reasons, with their keys
     messages: list[MessageOutcome] = Field(default_factory=list)  # every message delivered, with its outcome

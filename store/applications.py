@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 from pydantic import BaseModel
 
-from domain.application import ApplicationView, AttentionItem
+from domain.application import ApplicationView, AttentionItem, ShownInstant
 from domain.events import derive_events
 from domain.stages import ACTIVE_STAGES, PAYMENT_ACCEPTING_STAGES, Stage
 from store.cursors import clamp_limit, decode_cursor, encode_cursor
@@ -39,8 +39,8 @@ class StuckApplication(BaseModel):
     bank_code: str
     district: str | None
     stage: Stage
-    since: datetime
-    deadline: datetime | None
+    since: ShownInstant
+    deadline: ShownInstant | None
     needs_attention: bool
     reasons: list[str]
     # the workflow's flags with their keys (what `POST .../acknowledge` takes) — an addition;

@@ -16,7 +16,7 @@ from typing import Literal
 import asyncpg
 from pydantic import BaseModel
 
-from domain.application import AccountChangeEvent, TreasuryPayment
+from domain.application import AccountChangeEvent, ShownInstant, TreasuryPayment
 from domain.money import Money
 from domain.routing import Route
 from store.cursors import clamp_limit, decode_cursor, encode_cursor
@@ -34,8 +34,8 @@ class StoredPayment(BaseModel):
     paid_on: date
     status: StoredPaymentStatus
     application_id: str | None
-    received_at: datetime
-    delivered_at: datetime | None
+    received_at: ShownInstant
+    delivered_at: ShownInstant | None
     duplicates: int
     kept_reason: str | None = None  # accepted, but its financing had ended when it was handed over
 
@@ -57,8 +57,8 @@ class StoredAccountChange(BaseModel):
     decided_at: datetime
     status: Literal["accepted", "unmatched"]
     application_id: str | None
-    received_at: datetime
-    delivered_at: datetime | None
+    received_at: ShownInstant
+    delivered_at: ShownInstant | None
     duplicates: int
     kept_reason: str | None = None
 

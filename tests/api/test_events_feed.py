@@ -79,3 +79,15 @@ async def test_a_cursor_the_platform_did_not_issue_is_refused(stack: dict[str, A
     http: httpx.AsyncClient = stack["http"]
     answer = await http.get("/v1/events", params={"after": "12.deadbeef"}, headers=bank_headers(stack))
     assert answer.status_code == 422 and answer.json()["code"] == "validation_error"
+
+
+async def test_instants_in_answers_carry_the_business_offset(stack: dict[str, Any]) -> None:  # noqa: F811
+    """Time as people read it (issue 12): every instant of an application answer is +08:00."""
+    http: httpx.AsyncClient = stack["http"]
+    bank = bank_headers(stack)
+    app_id, _ = await disbursed(stack, "6222021000000032", "500000.00")
+    view = (await http.get(f"/v1/applications/{app_id}", headers=bank)).json()
+    instants = [view["submitted_at"], view["stage_since"], *(entry["at"] for entry in view["timeline"])]
+    assert instants and all(text.endswith("+08:00") for text in instants), instants
+    stuck = (await http.get("/v1/ops/stuck", headers=ops_headers(stack))).json()["items"]
+    assert all(item["since"].endswith("+08:00") for item in stuck)
