@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Header
@@ -17,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import Problem, problem_body
 from domain.errors import ErrorCode
-from domain.inputs import is_id
+from domain.inputs import EARLIEST_YEAR, LATEST_YEAR, is_id
 
 MAX_BODY_BYTES = 1024 * 1024
 # bodies of these are signed (their signature needs the body) or public: no bearer key
@@ -135,6 +136,11 @@ def require_path_id(value: str, what: str = "application") -> None:
     """A path id that cannot be an id names nothing: 404, never a look-up."""
     if not is_id(value):
         raise Problem(ErrorCode.NOT_FOUND, f"no {what} {value[:64]!r}")
+
+
+def require_filter_instant(value: datetime | None, name: str) -> None:
+    if value is not None and (value.tzinfo is None or not EARLIEST_YEAR <= value.year <= LATEST_YEAR):
+        raise Problem(ErrorCode.VALIDATION_ERROR, f"{name} is an instant with its offset, within 2000-2100")
 
 
 def require_filter_id(value: str | None, name: str) -> None:

@@ -284,6 +284,7 @@ class ApplicationRepository:
         contract_no: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        updated_since: datetime | None = None,
     ) -> tuple[list[ApplicationView], str | None]:
         """A page of applications, newest first (submitted_at, then id, descending).
 
@@ -305,6 +306,8 @@ class ApplicationRepository:
             condition("stage = ?", Stage(stage).value)
         if contract_no is not None:
             condition("contract_no = ?", contract_no)
+        if updated_since is not None:
+            condition("updated_at >= ?", updated_since)
         if cursor is not None:
             after_at, after_id = decode_cursor(cursor)
             args.extend([after_at, after_id])

@@ -213,13 +213,19 @@ async def list_applications(
     contract_no: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: str | None = None,
+    updated_since: Annotated[
+        datetime | None,
+        Query(description="only applications whose record changed at or after this instant (with its offset)"),
+    ] = None,
 ) -> Any:
     edge.require_filter_id(contract_no, "contract_no")
+    edge.require_filter_instant(updated_since, "updated_since")
     try:
         items, next_cursor = await state.repos.applications.list(
             bank_code=None if who.is_ops else who.bank_code,
             stage=stage,
             contract_no=contract_no,
+            updated_since=updated_since,
             limit=limit,
             cursor=cursors.opened(state.settings, cursor),
         )

@@ -17,7 +17,7 @@ from domain import workflow_api as names
 from domain.application import ApplicationView, OfflineLockAnswer
 from domain.errors import ErrorCode
 from domain.stages import Stage
-from store.cursors import InvalidCursor
+from store.cursors import InvalidCursor, decode_cursor, encode_cursor
 
 router = APIRouter(tags=["operations"], responses=problem_responses(401, 403, 404, 409, 422))
 
@@ -78,6 +78,23 @@ async def kept_payments(
         "(`POST /v1/ops/applications/{id}/acknowledge`) and how it is fixed otherwise."
     ),
 )
-async def stuck(who: OpsPrincipal, state: State) -> Any:
-    items = await state.repos.applications.stuck(datetime.now(UTC))
-    return {"items": [s.model_dump(mode="json") for s in items], "next_cursor": None}
+async def stuck(
+    who: OpsPrincipal,
+    state: State,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: str | None = None,
+) -> Any:
+    items = await state.repos.applications.stuck(datetime.now(UTC))  # a short list: paged here
+    opened = cursors.opened(state.settings, cursor)
+    if opened is not None:
+        try:
+            after = decode_cursor(opened)
+        except InvalidCursor as error:
+            raise Problem(ErrorCode.VALIDATION_ERROR, str(error)) from error
+        items = [s for s in items if (s.since, s.application_id) > after]
+    page, more = items[:limit], len(items) > limit
+    next_cursor = encode_cursor(page[-1].since, page[-1].application_id) if more else None
+    return {
+        "items": [s.model_dump(mode="json") for s in page],
+        "next_cursor": cursors.sign(state.settings, next_cursor),
+    }
