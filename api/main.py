@@ -21,6 +21,7 @@ from api import problems
 from api.audit import record
 from api.edge import WITHOUT_BEARER as EDGE_WITHOUT_BEARER
 from api.edge import Edge
+from api.offline_docs import offline_docs_app
 from api.problems import problem_responses
 from api.redelivery import redeliver_forever
 from api.routes import banks, codec, events, health, ops, ops_actions, procurement, stats, treasury
@@ -96,7 +97,8 @@ def create_app(
             for own in opened:
                 await own.close()
 
-    app = FastAPI(
+    # Swagger UI and ReDoc from assets the app serves itself (api/offline_docs.py): no CDN
+    app = offline_docs_app(
         title="政采贷 platform API",
         version="1.0.0",
         description="Government-procurement contract financing (API.md v1).",

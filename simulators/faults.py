@@ -35,7 +35,7 @@ from simulators.problems import problem_response
 log = structlog.get_logger("simulators.faults")
 
 FAULT_HEADER = "Sim-Fault"
-EXEMPT_PREFIXES = ("/sim/", "/healthz", "/docs", "/openapi.json")
+EXEMPT_PREFIXES = ("/sim/", "/healthz", "/docs", "/redoc", "/static-offline-docs", "/openapi.json")
 
 
 class FaultSettings(BaseModel):
