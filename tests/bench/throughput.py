@@ -1,173 +1,452 @@
-"""Loans per second on the dev server: the financing engine against a do-nothing workflow with
-the same Temporal steps (a local activity, 6 sequential + 3 parallel activities, the same
-update-with-start, update and two signals), in the same run. DESIGN.md asks for >= 0.8x.
+"""`make bench`: loans per second on the real stack, against a do-nothing workflow with the
+Temporal steps of a recorded loan, on the same server in the same run (docs/performance.md).
 
-    python -m tests.bench.throughput [--loans 60] [--concurrency 20]
+    python -m tests.bench.throughput [--loans 60] [--concurrency 12]
+    python -m tests.bench.throughput --open-loans 1000 [--within 900]
 
-Activities are the in-memory fakes of the workflow tests, so the figure is Temporal's cost
-and the workflow's own, not the external systems'."""
+The stack is `zcd run` in a temporary data directory on free ports (tests/e2e/local_stack.py):
+the Temporal dev server on its SQLite file, embedded PostgreSQL, the three simulators, the
+worker and the API, payloads encrypted with the stack's generated key. Loans go through the
+public API and the simulators' hooks only (tests/bench/loans.py). A few warm-up loans settle
+first; the history of one of them is counted (tests/bench/plan.py) and the baseline workflow
+(tests/bench/baseline.py, its own worker process) replays those commands with no-op bodies,
+driven the same way: update-with-start, an update, two signals.
+
+`--open-loans N` drives N loans to `repaying` and leaves them open, then reports the worker's
+RSS; the run stops at `--within` seconds whatever the count reached.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import statistics
+import subprocess
+import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
-from datetime import timedelta
-from decimal import Decimal
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TypeVar
 
-from temporalio import activity, workflow
-from temporalio.client import Client, WithStartWorkflowOperation
-from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
+import httpx
+import psutil
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowHandle
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
 
 from domain import workflow_api as names
-from domain.application import AccountChangeEvent, ApplicationView, Decision, TreasuryPayment
-from domain.stages import Stage
-from tests.workflow.harness import COLLECTION_ACCOUNT, FakeSystems, Harness, application_request, contract
-from worker.client import data_converter, temporal_cli_path
+from tests.bench import plan as steps
+from tests.bench import profile
+from tests.bench.baseline import WORKFLOW_TYPE, connect
+from tests.bench.loans import POLL_SECONDS, Loan, Platform
+from tests.bench.stack import MB, Meter, part, postgres, rss_mb, temporal_server
+from tests.e2e.local_stack import REPO, LocalStack
 from workflows import search_attributes as sa
-from workflows.financing import FinancingWorkflow
+
+T = TypeVar("T")
+WARM_UP = 3
+PROJECT = ("workflows/", "activities/", "api/", "store/", "domain/", "integrations/", "worker/", "simulators/")
 
 
-@activity.defn(name="noop")
-async def noop(arg: str) -> str:
-    return arg
+# ---------------------------------------------------------------------- running many at once
 
 
-STEP = timedelta(seconds=30)
+@dataclass
+class Outcome:
+    seconds: float
+    failures: list[str] = field(default_factory=list)
 
 
-async def _step(arg: str) -> str:
-    return await workflow.execute_activity(noop, arg, start_to_close_timeout=STEP)
-
-
-@workflow.defn(name="Baseline")
-class BaselineWorkflow:
-    def __init__(self) -> None:
-        self._decided = False
-        self._signals = 0
-
-    @workflow.run
-    async def run(self, arg: str) -> str:
-        await workflow.execute_local_activity(noop, arg, start_to_close_timeout=STEP)
-        for _ in range(2):
-            await _step(arg)
-        await workflow.wait_condition(lambda: self._decided)
-        await _step(arg)
-        await workflow.wait_condition(lambda: self._signals >= 1)
-        for _ in range(2):
-            await _step(arg)
-        await workflow.wait_condition(lambda: self._signals >= 2)
-        await _step(arg)
-        await asyncio.gather(*(_step(arg) for _ in range(3)))
-        return arg
-
-    @workflow.update
-    async def submitted(self) -> str:
-        await workflow.wait_condition(lambda: True)
-        return "ok"
-
-    @workflow.update
-    async def decide(self) -> str:
-        self._decided = True
-        return "ok"
-
-    @workflow.signal
-    def poke(self) -> None:
-        self._signals += 1
-
-
-async def _baseline_loan(client: Client, queue: str) -> None:
-    wid = f"baseline-{uuid.uuid4().hex}"
-    start: WithStartWorkflowOperation[BaselineWorkflow, str] = WithStartWorkflowOperation(
-        BaselineWorkflow.run, "x", id=wid, task_queue=queue, id_conflict_policy=WorkflowIDConflictPolicy.FAIL
-    )
-    await client.execute_update_with_start_workflow(BaselineWorkflow.submitted, start_workflow_operation=start)
-    handle = await start.workflow_handle()
-    await handle.execute_update(BaselineWorkflow.decide)
-    await handle.signal(BaselineWorkflow.poke)
-    await handle.signal(BaselineWorkflow.poke)
-    await handle.result()
-
-
-async def _financing_loan(h: Harness) -> None:
-    no = f"WX-B-{uuid.uuid4().hex[:10]}"
-    h.fakes.add_contract(contract(no))
-    handle, _ = await h.submit(application_request(no))
-    approve = Decision(
-        decision="approve", approved_amount=Decimal("700000.00"), annual_rate=Decimal("0.0385"), term_days=180
-    )
-    await handle.execute_update(names.UPDATE_DECIDE, approve, result_type=ApplicationView)
-    event = AccountChangeEvent.model_validate(
-        {
-            "event_id": uuid.uuid4().hex,
-            "contract_no": no,
-            "decision": "confirmed",
-            "decided_at": "2026-11-27T10:00:00+08:00",
-        }
-    )
-    await handle.signal(names.SIGNAL_ACCOUNT_CHANGE, event)
-    view = await h.until_stage(handle, Stage.REPAYING)
-    assert view.disbursed_on is not None
-    payment = TreasuryPayment(
-        payment_id=uuid.uuid4().hex,
-        contract_no=no,
-        payee_account_no=COLLECTION_ACCOUNT,
-        amount=Decimal("1000000.00"),
-        paid_on=view.disbursed_on,
-    )
-    await handle.signal(names.SIGNAL_TREASURY_PAYMENT, payment)
-    await handle.result()
-
-
-async def _timed(count: int, concurrency: int, one: Callable[[], Awaitable[None]]) -> float:
+async def at_concurrency(items: Sequence[T], concurrency: int, one: Callable[[T], Awaitable[None]]) -> Outcome:
     gate = asyncio.Semaphore(concurrency)
+    failures: list[str] = []
 
-    async def guarded() -> None:
+    async def guarded(item: T) -> None:
         async with gate:
-            await one()
+            try:
+                await one(item)
+            except Exception as error:  # a failed loan is reported, the run goes on
+                failures.append(f"{type(error).__name__}: {error}")
 
     started = time.perf_counter()
-    await asyncio.gather(*(guarded() for _ in range(count)))
-    return count / (time.perf_counter() - started)
+    await asyncio.gather(*(guarded(item) for item in items))
+    return Outcome(time.perf_counter() - started, failures)
 
 
-async def main(loans: int, concurrency: int) -> None:
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_cli_path(),
-        data_converter=data_converter(),
-        search_attributes=sa.ALL_KEYS,
-        dev_server_log_level="error",
+def p50_p95(values: list[float]) -> tuple[float, float]:
+    if len(values) < 2:
+        return (values[0], values[0]) if values else (0.0, 0.0)
+    cuts = statistics.quantiles(values, n=100, method="inclusive")
+    return cuts[49], cuts[94]
+
+
+# ---------------------------------------------------------------------- histories
+
+
+async def events_of(client: Client, workflow_id: str) -> list[HistoryEvent]:
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    return list(history.events)
+
+
+async def history_sizes(client: Client, workflow_ids: list[str]) -> tuple[float, float]:
+    """Mean events and bytes per workflow."""
+    counted = [await events_of(client, wid) for wid in workflow_ids]
+    if not counted:
+        return 0.0, 0.0
+    return (
+        statistics.fmean(len(events) for events in counted),
+        statistics.fmean(steps.history_bytes(events) for events in counted),
     )
-    try:
-        fakes, queue = FakeSystems(), f"bench-{uuid.uuid4().hex[:6]}"
-        async with (
-            Worker(
-                env.client,
-                task_queue=queue,
-                workflows=[FinancingWorkflow, BaselineWorkflow],
-                activities=[*fakes.activities(), noop],
+
+
+def plan_text(plan: steps.Plan) -> str:
+    def op(text: str) -> str:
+        what, _, arg = text.partition(":")
+        return {
+            steps.LOCAL_ACTIVITY: "LA",
+            steps.ACTIVITY: "activity",
+            steps.TIMER: "timer",
+            steps.COMPLETE: "complete",
+        }.get(what, f"{what.replace('complete_update', 'answer')}({arg})")
+
+    lines = []
+    for batch in plan.batches:
+        cancel = [f"cancel timer×{batch.cancel_timers}"] if batch.cancel_timers else []
+        lines.append(f"    {batch.trigger:32} → {' '.join(cancel + [op(o) for o in batch.ops])}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------- the baseline
+
+
+@dataclass
+class BaselineRun:
+    client: Client
+    queue: str
+    plan: steps.Plan
+    submit_seconds: list[float] = field(default_factory=list)
+    settle_seconds: list[float] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
+    reads: int = 0
+
+    async def one(self, _n: int) -> None:
+        wid = f"bench-baseline-{uuid.uuid4().hex}"
+        first, *rest = self.plan.batches
+        update = first.trigger.partition(":")[2]
+        start: WithStartWorkflowOperation[object, str] = WithStartWorkflowOperation(
+            WORKFLOW_TYPE,
+            self.plan,
+            id=wid,
+            task_queue=self.queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            result_type=str,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(sa.STAGE, "verifying"),
+                    SearchAttributePair(sa.BANK, "ICBC"),
+                    SearchAttributePair(sa.CONTRACT, wid[-12:]),
+                    SearchAttributePair(sa.STAGE_SINCE, datetime.now(UTC)),
+                    SearchAttributePair(sa.NEEDS_ATTENTION, False),
+                ]
             ),
-        ):
-            h = Harness(env, fakes, queue)
-            await _timed(5, 5, lambda: _financing_loan(h))  # warm-up
-            await _timed(5, 5, lambda: _baseline_loan(env.client, queue))
-            baseline = await _timed(loans, concurrency, lambda: _baseline_loan(env.client, queue))
-            engine = await _timed(loans, concurrency, lambda: _financing_loan(h))
-        print(f"loans: {loans}, concurrency: {concurrency}, dev server in memory")
-        print(f"baseline (same Temporal steps, no work): {baseline:6.2f} loans/s")
-        print(f"financing engine:                        {engine:6.2f} loans/s")
-        print(f"ratio: {engine / baseline:.2f}  (DESIGN.md target >= 0.80)")
+        )
+        started = time.perf_counter()
+        await self.client.execute_update_with_start_workflow(update, start_workflow_operation=start, result_type=str)
+        self.submit_seconds.append(time.perf_counter() - started)
+        handle: WorkflowHandle[object, str] = await start.workflow_handle()
+        last_signal = started
+        for index, batch in enumerate(rest, start=1):
+            kind, _, name = batch.trigger.partition(":")
+            if kind not in (steps.UPDATE, steps.SIGNAL):
+                continue
+            if self.plan.batches[index - 1].trigger in (steps.ACTIVITY_DONE, steps.TIMER_FIRED):
+                await self.until(handle, index)  # as the bank waits for repaying before the treasury pays
+            if kind == steps.UPDATE:
+                await handle.execute_update(name, result_type=str)
+            else:
+                last_signal = time.perf_counter()
+                await handle.signal(name)
+        await handle.result()
+        self.settle_seconds.append(time.perf_counter() - last_signal)
+        self.ids.append(wid)
+
+    async def until(self, handle: WorkflowHandle[object, str], position: int) -> None:
+        """Until the workflow finished batch `position - 1`: as the bank reads the stage its
+        loan shows, the driver reads the stage search attribute the baseline upserts there
+        (describe is answered by the server; a query would reach into the running task)."""
+        wanted = position - 1
+        while True:
+            self.reads += 1
+            shown = (await handle.describe()).typed_search_attributes.get(sa.STAGE) or ""
+            if shown.startswith("step-") and int(shown.removeprefix("step-")) >= wanted:
+                return
+            await asyncio.sleep(POLL_SECONDS)
+
+
+def start_baseline_worker(address: str, queue: str, codec_keys: str) -> subprocess.Popen[str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.bench.baseline", "--address", address, "--task-queue", queue],
+        cwd=REPO,
+        env={**os.environ, "ZCD_CODEC_KEYS": codec_keys},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if "polling" not in line:
+        process.kill()
+        raise RuntimeError(f"the baseline worker did not start: {line!r}")
+    return process
+
+
+# ---------------------------------------------------------------------- the runs
+
+
+def profiled(worker: psutil.Process, api: psutil.Process) -> list[tuple[str, psutil.Process]]:
+    return [("worker", worker), ("api", api)]
+
+
+def load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"{one:.2f}/{five:.2f}"
+
+
+async def bench(loans: int, concurrency: int, profile_dir: Path | None = None) -> None:
+    stack = LocalStack.in_temporary_directory()
+    baseline_worker: subprocess.Popen[str] | None = None
+    load_before = load()
+    try:
+        dev = await asyncio.to_thread(stack.start)
+        worker, api, temporal = part(stack, "worker"), part(stack, "api"), temporal_server(stack)
+        simulators, database, me = part(stack, "simulators"), postgres(stack), psutil.Process()
+        codec_keys = dev["credentials"]["codec_keys"]
+        client = await connect(dev["temporal"], codec_keys)
+        limits = httpx.Limits(max_connections=4 * concurrency, max_keepalive_connections=4 * concurrency)
+        async with httpx.AsyncClient(timeout=120, limits=limits) as http:
+            platform = Platform(dev, http)
+
+            # warm-up, and the loan whose history the baseline replays
+            warm = [await platform.contract(n) for n in range(WARM_UP)]
+            outcome = await at_concurrency(warm, WARM_UP, platform.settle)
+            if outcome.failures:
+                raise RuntimeError(f"warm-up loans failed: {outcome.failures}")
+            recorded = await events_of(client, names.workflow_id(warm[0].application_id))
+            shape, plan = steps.shape_of(recorded), steps.plan_of(recorded)
+
+            queue = f"bench-baseline-{uuid.uuid4().hex[:6]}"
+            baseline_worker = start_baseline_worker(dev["temporal"], queue, codec_keys)
+            baseline_process = psutil.Process(baseline_worker.pid)
+            warm_baseline = BaselineRun(client, queue, plan)
+            outcome = await at_concurrency(range(WARM_UP), WARM_UP, warm_baseline.one)
+            if outcome.failures:
+                raise RuntimeError(f"warm-up baseline failed: {outcome.failures}")
+
+            # the financing engine, through the public API
+            batch = list(await asyncio.gather(*(platform.contract(n) for n in range(loans))))
+            engine_meter = Meter(
+                {
+                    "worker": worker,
+                    "api": api,
+                    "temporal": temporal,
+                    "postgres": database,
+                    "simulators": simulators,
+                    "bench": me,
+                }
+            )
+            spies = []
+            if profile_dir is not None:
+                spies = [
+                    profile.start(p.pid, profile_dir / f"{name}.txt") for name, p in (("worker", worker), ("api", api))
+                ]
+            with engine_meter.measuring():
+                engine = await at_concurrency(batch, concurrency, platform.settle)
+            for spy in spies:
+                profile.stop(spy)
+            settled = [loan for loan in batch if loan.settle_seconds > 0]
+
+            # the baseline, the same number at the same concurrency
+            baseline = BaselineRun(client, queue, plan)
+            baseline_meter = Meter({"worker": baseline_process, "temporal": temporal, "bench": me})
+            with baseline_meter.measuring():
+                base = await at_concurrency(range(loans), concurrency, baseline.one)
+
+            loan_events, loan_bytes = await history_sizes(
+                client, [names.workflow_id(loan.application_id) for loan in settled]
+            )
+            base_events, base_bytes = await history_sizes(client, baseline.ids)
+            replayed = await events_of(client, baseline.ids[0]) if baseline.ids else []
+            worker_rss = rss_mb(worker)
+        report(
+            loans=loans,
+            concurrency=concurrency,
+            shape=shape,
+            plan=plan,
+            replayed=replayed,
+            recorded_id=warm[0].application_id,
+            engine=engine,
+            settled=settled,
+            base=base,
+            baseline=baseline,
+            engine_meter=engine_meter,
+            baseline_meter=baseline_meter,
+            sizes=(loan_events, loan_bytes, base_events, base_bytes),
+            worker_rss=worker_rss,
+            loads=(load_before, load()),
+            profile_dir=profile_dir,
+        )
     finally:
-        await env.shutdown()
+        if baseline_worker is not None:
+            baseline_worker.terminate()
+            baseline_worker.wait(timeout=30)
+        await asyncio.to_thread(stack.remove)
+
+
+def report(
+    *,
+    loans: int,
+    concurrency: int,
+    shape: steps.Shape,
+    plan: steps.Plan,
+    replayed: list[HistoryEvent],
+    recorded_id: str,
+    engine: Outcome,
+    settled: list[Loan],
+    base: Outcome,
+    baseline: BaselineRun,
+    engine_meter: Meter,
+    baseline_meter: Meter,
+    sizes: tuple[float, float, float, float],
+    worker_rss: float,
+    loads: tuple[str, str],
+    profile_dir: Path | None,
+) -> None:
+    loan_events, loan_bytes, base_events, base_bytes = sizes
+    engine_rate = len(settled) / engine.seconds
+    base_rate = len(baseline.ids) / base.seconds
+    s50, s95 = p50_p95([loan.submit_seconds for loan in settled])
+    p50, p95 = p50_p95([loan.settle_seconds for loan in settled])
+    b_s50, b_s95 = p50_p95(baseline.submit_seconds)
+    b_p50, b_p95 = p50_p95(baseline.settle_seconds)
+    reads = statistics.fmean(loan.reads for loan in settled) if settled else 0.0
+    n, nb = max(len(settled), 1), max(len(baseline.ids), 1)
+    print(f"make bench: {loans} loans at concurrency {concurrency}, public API on `zcd run` (real stack)")
+    print(f"recorded loan {recorded_id}: {shape.describe()}")
+    print("  events by type: " + ", ".join(f"{name} {count}" for name, count in shape.by_type.most_common()))
+    print("  baseline plan (one line per workflow task: what woke it → the commands it issued):")
+    print(plan_text(plan))
+    again = steps.plan_of(replayed)
+    same = "the same commands" if again.batches == plan.batches else "DIFFERENT commands:\n" + plan_text(again)
+    print(f"  a baseline workflow's history: {steps.shape_of(replayed).describe()}; {same}")
+    print()
+    print(f"{'':24}{'loans/s':>9}{'submit→201 p50/p95':>22}{'payment→settled p50/p95':>27}{'events':>8}{'KB':>7}")
+    print(
+        f"{'financing (public API)':24}{engine_rate:9.2f}{f'{s50:.3f} / {s95:.3f} s':>22}"
+        f"{f'{p50:.3f} / {p95:.3f} s':>27}{loan_events:8.1f}{loan_bytes / 1000:7.1f}"
+    )
+    print(
+        f"{'baseline (same steps)':24}{base_rate:9.2f}{f'{b_s50:.3f} / {b_s95:.3f} s':>22}"
+        f"{f'{b_p50:.3f} / {b_p95:.3f} s':>27}{base_events:8.1f}{base_bytes / 1000:7.1f}"
+    )
+    print(f"ratio: {engine_rate / base_rate:.2f}  (target >= 0.90)")
+    used, bused = engine_meter.used, baseline_meter.used
+    print(
+        f"CPU s per loan: worker {used['worker'] / n:.3f}, API {used['api'] / n:.3f}, "
+        f"Temporal server {used['temporal'] / n:.3f}, PostgreSQL {used['postgres'] / n:.3f}, "
+        f"simulators {used['simulators'] / n:.3f}, bench driver {used['bench'] / n:.3f}; "
+        f"all {sum(used.values()) / n:.3f} s in {engine.seconds:.1f} s wall"
+    )
+    print(
+        f"  baseline: its worker {bused['worker'] / nb:.3f}, Temporal server {bused['temporal'] / nb:.3f}, "
+        f"bench driver {bused['bench'] / nb:.3f}; all {sum(bused.values()) / nb:.3f} s in {base.seconds:.1f} s wall"
+    )
+    print(
+        f"worker RSS: {worker_rss:.0f} MB after the run (peak {engine_meter.peak_rss['worker'] / MB:.0f} MB); "
+        f"API peak {engine_meter.peak_rss['api'] / MB:.0f} MB"
+    )
+    print(
+        f"bank GETs per loan while waiting (poll every 0.1 s): {reads:.1f}; baseline describes per workflow: "
+        f"{baseline.reads / nb:.1f}"
+    )
+    failed = engine.failures + base.failures
+    print(
+        f"failures: {len(engine.failures)} loans, {len(base.failures)} baseline" + (f": {failed[:3]}" if failed else "")
+    )
+    print(f"load average (1/5 min) before/after: {loads[0]} → {loads[1]} on {os.cpu_count()} cores")
+    if profile_dir is not None:
+        for name in ("worker", "api"):
+            print(f"py-spy, {name} during the loans:")
+            print(profile.summary(profile_dir / f"{name}.txt", ours=PROJECT))
+
+
+async def open_loans(count: int, concurrency: int, within: float) -> None:
+    """Leave `count` loans open in `repaying` and report the worker's memory."""
+    stack = LocalStack.in_temporary_directory()
+    try:
+        dev = await asyncio.to_thread(stack.start)
+        worker = part(stack, "worker")
+        idle = rss_mb(worker)
+        limits = httpx.Limits(max_connections=4 * concurrency, max_keepalive_connections=4 * concurrency)
+        async with httpx.AsyncClient(timeout=120, limits=limits) as http:
+            platform = Platform(dev, http)
+            gate = asyncio.Semaphore(concurrency)
+
+            async def contract(n: int) -> Loan:
+                async with gate:
+                    return await platform.contract(n)
+
+            batch = list(await asyncio.gather(*(contract(n) for n in range(count))))
+            opened: list[Loan] = []
+
+            async def one(loan: Loan) -> None:
+                await platform.to_repaying(loan)
+                opened.append(loan)
+
+            meter = Meter({"worker": worker})
+            started = time.perf_counter()
+            with meter.measuring():
+                try:
+                    async with asyncio.timeout(within):
+                        outcome = await at_concurrency(batch, concurrency, one)
+                    failures = len(outcome.failures)
+                except TimeoutError:
+                    failures = -1
+            elapsed = time.perf_counter() - started
+            await asyncio.sleep(5)  # let the worker settle after the last task
+            after = rss_mb(worker)
+        print(f"make bench --open-loans {count}: concurrency {concurrency}, bounded at {within:.0f} s")
+        print(
+            f"open loans in repaying: {len(opened)} of {count} in {elapsed:.0f} s ({len(opened) / elapsed:.2f}/s)"
+            + (" — stopped at the time bound" if failures < 0 else f", failures {failures}")
+        )
+        print(
+            f"worker RSS: idle {idle:.0f} MB, with {len(opened)} open loans {after:.0f} MB "
+            f"(peak {meter.peak_rss['worker'] / MB:.0f} MB; target <= 300 MB)"
+        )
+        print(f"worker CPU s per loan to repaying: {meter.used['worker'] / max(len(opened), 1):.3f}")
+        print(f"load average (1/5 min) at the end: {load()} on {os.cpu_count()} cores")
+    finally:
+        await asyncio.to_thread(stack.remove)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--loans", type=int, default=60)
+    parser.add_argument("--concurrency", type=int, default=12)
+    parser.add_argument("--open-loans", type=int, default=0, help="leave this many loans open; report worker RSS")
+    parser.add_argument("--within", type=float, default=900.0, help="time bound of --open-loans, seconds")
+    parser.add_argument("--profile", type=Path, default=None, help="py-spy the worker and the API into this folder")
+    args = parser.parse_args()
+    if args.open_loans:
+        asyncio.run(open_loans(args.open_loans, args.concurrency, args.within))
+    else:
+        if args.profile is not None:
+            args.profile.mkdir(parents=True, exist_ok=True)
+        asyncio.run(bench(args.loans, args.concurrency, args.profile))
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--loans", type=int, default=60)
-    parser.add_argument("--concurrency", type=int, default=20)
-    args = parser.parse_args()
-    asyncio.run(main(args.loans, args.concurrency))
+    main()
