@@ -60,7 +60,7 @@ class BankActivities:
     @activity.defn(name=steps.APPLY_REPAYMENT)
     async def apply_repayment(self, order: steps.RepaymentOrder) -> None:
         key = steps.idempotency_key(order.application_id, "repayment", order.source, order.source_id)
-        with refusals_are_final():
+        with refusals_are_final(), heartbeating():
             await self._client.apply_repayment(order, key)
         await self._ledger.post_repayment(
             order.application_id, order.bank_code, order.source, order.source_id, order.allocation, key

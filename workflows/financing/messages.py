@@ -49,7 +49,7 @@ def take_treasury_payment(p: Process, payment: TreasuryPayment) -> bool:
             "another account than the locked collection account; not credited — check the payee "
             "account with the purchaser and the treasury"
         )
-        _keep(p, key, f"misdirected:{payment.payment_id}", reason)
+        keep(p, key, f"misdirected:{payment.payment_id}", reason)
         return True
     inbox.queue.append(QueuedMoney("treasury", payment.payment_id, payment.amount, payment.paid_on))
     return False
@@ -102,7 +102,7 @@ def take_account_change(p: Process, event: AccountChangeEvent) -> bool:
         f"purchaser's answer {event.event_id} ({event.decision}) was not taken: {problem} — check the "
         "payee account of the contract with the procurement system"
     )
-    _keep(p, key, f"account_change:{event.event_id}", reason)
+    keep(p, key, f"account_change:{event.event_id}", reason)
     return True
 
 
@@ -118,11 +118,11 @@ def keep_unapplicable_money(p: Process) -> None:
             f"collection account, but the financing ended ({p.state.stage}) before a loan was paid out; "
             "not credited — return it to the supplier"
         )
-        _keep(p, money.key, f"unapplied:{money.source_id}", reason)
+        keep(p, money.key, f"unapplied:{money.source_id}", reason)
     p.state.inbox.queue.clear()
 
 
-def _keep(p: Process, key: str, flag: str, reason: str) -> None:
+def keep(p: Process, key: str, flag: str, reason: str) -> None:
     p.state.inbox.settle(key, "kept", reason)
     p.flag(flag, reason)
     p.note(f"kept for a person: {reason}")

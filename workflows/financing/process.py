@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from domain import steps
@@ -24,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.stages import Stage
 
 from workflows.financing import visibility
-from workflows.financing.policies import EXTERNAL_CALL, EXTERNAL_TIMEOUT, RECORD_RETRY, RECORD_TIMEOUT
+from workflows.financing.policies import EXTERNAL_CALL, EXTERNAL_TIMEOUT, PAYOUT_HEARTBEAT, RECORD_RETRY, RECORD_TIMEOUT
 from workflows.financing.state import FinancingState, to_view
 
 
@@ -103,17 +103,35 @@ class Process:
         summary: str,
         *,
         result_type: type | None = None,
+        remote: bool = False,
     ) -> Any:
-        """One external call, as a local activity. A stage readers have not seen yet is recorded
-        first: the call may take long (a system down is retried for as long as it takes).
+        """One external call, as a local activity (`remote`: a regular one, for money moving
+        into or out of a loan — its result is kept by the server, never re-run on replay). A
+        stage readers have not seen yet is recorded first: the call may take long (a system down
+        is retried for as long as it takes).
 
         Local, because every step is keyed by business ids and so safe to repeat: a worker that
         dies mid-call makes the next one run it again, and the outside system answers the first
         result. A local activity costs one history event instead of three plus a workflow task
-        (see docs/performance.md). The payout is the exception (origination.disburse): a regular
-        activity, since its wait has its own deadline and may last long."""
+        (see docs/performance.md). Money is the exception: the payout (origination.disburse) and
+        a repayment's capture run as regular, heartbeating activities."""
         if self.recorded is not None and self.recorded.stage != self.state.stage:
             await self.record(f"before {activity}")
+        if remote:
+            try:
+                return await workflow.execute_activity(
+                    activity,
+                    arg,
+                    start_to_close_timeout=EXTERNAL_TIMEOUT,
+                    heartbeat_timeout=PAYOUT_HEARTBEAT,
+                    retry_policy=EXTERNAL_CALL,
+                    result_type=result_type,
+                    summary=summary,
+                )
+            except ActivityError as error:
+                if isinstance(error.cause, ApplicationError):
+                    raise StepRefused(error.cause) from error
+                raise
         try:
             return await workflow.execute_local_activity(
                 activity,

@@ -17,11 +17,19 @@ with workflow.unsafe.imports_passed_through():
     from domain import steps
     from domain.application import business_date, is_held_message, start_of_business_day
     from domain.money import ZERO
-    from domain.repayment import LoanTerms, accrue, accrue_into, allocate, allocate_recovery, apply_allocation
+    from domain.repayment import (
+        Allocation,
+        LoanTerms,
+        accrue,
+        accrue_into,
+        allocate,
+        allocate_recovery,
+        apply_allocation,
+    )
     from domain.stages import REPAYABLE_STAGES, Stage
 
 from workflows.financing import messages, saga
-from workflows.financing.process import Process
+from workflows.financing.process import Process, StepRefused
 from workflows.financing.state import QueuedMoney
 
 
@@ -93,19 +101,16 @@ async def apply_money(p: Process, money: QueuedMoney) -> None:
         # in repayment, or repaid and closing (then everything is surplus)
         allocation = allocate(terms, balance, money.amount, money.paid_on, overdue=state.stage == Stage.OVERDUE)
         source = money.source
-    await p.step(
-        steps.APPLY_REPAYMENT,
-        steps.RepaymentOrder(
-            application_id=p.inp.application_id,
-            bank_code=p.inp.bank_code,
-            contract_no=p.inp.request.contract_no,
-            source=source,
-            source_id=money.source_id,
-            paid_on=money.paid_on,
-            allocation=allocation,
-        ),
-        f"apply {money.amount} ({money.source} {money.source_id}): penalty, interest, principal, surplus",
-    )
+    try:
+        await _apply_at_bank(p, money, source, allocation)
+    except StepRefused as refused:
+        # the bank will not take it (retrying cannot change that): kept and flagged, never wedged
+        reason = (
+            f"the bank refused to apply {money.source} payment {money.source_id} of {money.amount} "
+            f"({refused.cause.message}); not credited — settle it with the bank"
+        )
+        messages.keep(p, money.key, f"unapplied:{money.source_id}", reason)
+        return
     loan.balance = apply_allocation(balance, allocation)
     if source == "recovery":
         loan.recovered += allocation.amount - allocation.surplus
@@ -120,6 +125,24 @@ async def apply_money(p: Process, money: QueuedMoney) -> None:
         interest=allocation.interest,
         principal=allocation.principal,
         surplus=allocation.surplus,
+    )
+
+
+async def _apply_at_bank(p: Process, money: QueuedMoney, source: str, allocation: Allocation) -> None:
+    """Money moves: a regular activity (heartbeating), whose result the server keeps."""
+    await p.step(
+        steps.APPLY_REPAYMENT,
+        steps.RepaymentOrder(
+            application_id=p.inp.application_id,
+            bank_code=p.inp.bank_code,
+            contract_no=p.inp.request.contract_no,
+            source=source,
+            source_id=money.source_id,
+            paid_on=money.paid_on,
+            allocation=allocation,
+        ),
+        f"apply {money.amount} ({money.source} {money.source_id}): penalty, interest, principal, surplus",
+        remote=True,
     )
 
 
