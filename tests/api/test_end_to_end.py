@@ -215,7 +215,14 @@ async def test_misdirected_payment_and_supplier_repayments(stack: dict[str, Any]
     assert first.status_code == 200 and first.json() == {"status": "accepted"}, first.text
     again = await http.post(f"/v1/applications/{app_id}/repayments", json=repayment, headers=bank)
     assert again.status_code == 200 and again.json() == {"status": "duplicate"}
+    # the answer came once the record showed the repayment received; it is applied right after
     view = (await http.get(f"/v1/applications/{app_id}", headers=bank)).json()
+    assert repayment["repayment_id"] in [m["message_id"] for m in view["messages"]]
+    for _ in range(100):
+        if view["principal_repaid"] != "0.00":
+            break
+        await asyncio.sleep(0.05)  # polling a condition, bounded: not a sleep hiding a race
+        view = (await http.get(f"/v1/applications/{app_id}", headers=bank)).json()
     assert view["stage"] == "repaying"
     assert view["principal_repaid"] != "0.00"
     stats = (await http.get("/v1/stats", headers=ops)).json()
