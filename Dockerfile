@@ -11,6 +11,10 @@ COPY store store
 COPY api api
 COPY worker worker
 COPY simulators simulators
+COPY runtime runtime
+COPY cli cli
+COPY local_stack local_stack
+COPY demo demo
 RUN pip install --no-cache-dir . && useradd --system --uid 10001 zcd
 USER zcd
 ENV ZCD_LOG_FORMAT=json

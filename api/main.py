@@ -21,7 +21,6 @@ from api import problems
 from api.audit import record
 from api.edge import WITHOUT_BEARER as EDGE_WITHOUT_BEARER
 from api.edge import Edge
-from api.offline_docs import offline_docs_app
 from api.problems import problem_responses
 from api.redelivery import redeliver_forever
 from api.routes import banks, codec, events, health, ops, ops_actions, procurement, stats, treasury
@@ -29,12 +28,13 @@ from api.routes.health import LATENCY, REQUESTS
 from api.state import AppState
 from domain.inputs import is_id
 from domain.settings import Settings
+from runtime.logging import configure_logging
+from runtime.offline_docs import offline_docs_app
+from runtime.temporal import connect
+from runtime.waiting import keep_trying
 from store.db import create_pool
 from store.migrate import migrate
 from store.repositories import Repositories
-from worker.client import connect
-from worker.logging import configure_logging
-from worker.waiting import keep_trying
 
 log = structlog.get_logger("api")
 
@@ -97,7 +97,7 @@ def create_app(
             for own in opened:
                 await own.close()
 
-    # Swagger UI and ReDoc from assets the app serves itself (api/offline_docs.py): no CDN
+    # Swagger UI and ReDoc from assets the app serves itself (runtime/offline_docs.py): no CDN
     app = offline_docs_app(
         title="政采贷 platform API",
         version="1.0.0",

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from api.offline_docs import offline_docs_app
+from runtime.offline_docs import offline_docs_app
 from simulators.faults import FaultInjector, FaultMiddleware, fault_routes
 from simulators.problems import install_problem_handlers
 
 
 def new_system_app(system: str, title: str, description: str, fault_seed: int | None = None) -> FastAPI:
-    # Swagger UI and ReDoc from assets the app serves itself (api/offline_docs.py): no CDN
+    # Swagger UI and ReDoc from assets the app serves itself (runtime/offline_docs.py): no CDN
     app = offline_docs_app(title=title, description=description, version="sim")
     injector = FaultInjector(seed=fault_seed)
     app.state.faults = injector

@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> None:
     import sys
 
     from domain.settings import get_settings
-    from store.embedded import database_url
+    from local_stack.postgres import database_url
 
     args = sys.argv[1:] if argv is None else argv
     settings = get_settings()

@@ -25,10 +25,10 @@ from domain.settings import Settings
 from integrations.bank import BankClient
 from integrations.procurement import ProcurementClient
 from integrations.treasury import TreasuryClient
+from runtime.temporal import connect, metrics_url, worker_runtime
+from runtime.waiting import keep_trying
 from store.db import create_pool
 from store.repositories import Repositories
-from worker.client import connect, metrics_url, worker_runtime
-from worker.waiting import keep_trying
 from workflows.financing import FinancingWorkflow
 
 log = structlog.get_logger("zcd.worker")

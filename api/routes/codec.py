@@ -1,6 +1,6 @@
 """The Temporal UI's remote codec endpoint (`<api>/codec`), for operations staff only.
 
-Temporal stores payloads encrypted (worker/codec.py); the UI posts them here to show them
+Temporal stores payloads encrypted (runtime/codec.py); the UI posts them here to show them
 decrypted. Request and answer follow the UI's remote-codec format:
 `{"payloads": [{"metadata": {name: base64}, "data": base64}]}`. Without configured keys
 the payloads pass through unchanged."""
@@ -25,8 +25,8 @@ from api.audit import record
 from api.auth import OpsPrincipal, State
 from api.problems import Problem, problem_responses
 from domain.errors import ErrorCode
+from runtime.temporal import payload_codec
 from store.principals import Principal, authenticate
-from worker.client import payload_codec
 
 router = APIRouter(prefix="/codec", tags=["operations"], responses=problem_responses(401, 403, 422))
 
@@ -133,7 +133,7 @@ def _setup_steps(state: State, request: Request) -> str:
     endpoint = html.escape(f"{codec_session.public_base(request)}/codec")
     ui = html.escape(state.settings.codec_cors_origin)
     if request.headers.get("x-forwarded-host"):
-        # reached through `zcd run`'s UI proxy (worker/ui_proxy.py): the cookie is on the UI's origin
+        # reached through `zcd run`'s UI proxy (local_stack/ui_proxy.py): the cookie is on the UI's origin
         return (
             "<p>This page is on the <a href='/'>Temporal UI</a>'s own address: open the UI in this "
             "browser and it sends this session with its decode requests (nothing to set in the UI).</p>"

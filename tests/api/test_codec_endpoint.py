@@ -14,8 +14,8 @@ from temporalio.client import Client
 
 from api.main import create_app
 from domain.settings import Settings
+from runtime.codec import EncryptionCodec
 from tests.api.conftest import NoTemporal
-from worker.codec import EncryptionCodec
 
 KEY = EncryptionCodec.new_key()
 

@@ -17,9 +17,9 @@ from temporalio.client import Client
 from api import codec_session
 from api.main import create_app
 from domain.settings import Settings
+from runtime.codec import EncryptionCodec
 from store.principals import authenticate, ensure_credentials, new_key, revoke_key
 from tests.api.conftest import NoTemporal
-from worker.codec import EncryptionCodec
 
 KEY = EncryptionCodec.new_key()
 PLAIN = Payload(metadata={"encoding": b"json/plain"}, data=b'{"account_no": "6222020000000001"}')

@@ -22,9 +22,9 @@ from temporalio.common import RawValue, SearchAttributeKey, SearchAttributeUpdat
 from temporalio.worker import Worker
 
 with workflow.unsafe.imports_passed_through():
+    from runtime.codec import EncryptionCodec
+    from runtime.temporal import data_converter
     from tests.bench import plan as steps
-    from worker.client import data_converter
-    from worker.codec import EncryptionCodec
     from workflows import search_attributes as sa
 
 WORKFLOW_TYPE = "BenchBaseline"

@@ -29,9 +29,9 @@ def _argv(process: psutil.Process) -> list[str]:
 
 
 def part(stack: LocalStack, subcommand: str) -> psutil.Process:
-    """The child `python -m worker.cli <subcommand>` of `zcd run`."""
+    """The child `python -m cli.main <subcommand>` of `zcd run`."""
     for child in children(stack):
-        if _argv(child)[-2:] == ["worker.cli", subcommand]:
+        if _argv(child)[-2:] == ["cli.main", subcommand]:
             return child
     raise LookupError(f"no `zcd {subcommand}` process under zcd run")
 

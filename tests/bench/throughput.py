@@ -49,7 +49,20 @@ from workflows import search_attributes as sa
 
 T = TypeVar("T")
 WARM_UP = 3
-PROJECT = ("workflows/", "activities/", "api/", "store/", "domain/", "integrations/", "worker/", "simulators/")
+PROJECT = (
+    "workflows/",
+    "activities/",
+    "api/",
+    "store/",
+    "domain/",
+    "integrations/",
+    "worker/",
+    "simulators/",
+    "runtime/",
+    "cli/",
+    "local_stack/",
+    "demo/",
+)
 
 
 # ---------------------------------------------------------------------- running many at once

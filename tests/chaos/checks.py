@@ -19,13 +19,13 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from demo.run import LoanRecord, reconcile
 from domain.money import ZERO
 from domain.repayment import allocate, apply_allocation, open_balance
 from tests.chaos.driver import Loan, loan_terms
 from tests.chaos.evidence import ALLOCATION_LEGS, Evidence
 from tests.chaos.outside_world import Sent
 from tests.chaos.scenarios import APPROVED, DISBURSED
-from worker.demo import LoanRecord, reconcile
 
 FINAL_STAGES = frozenset({"settled", "rejected", "withdrawn", "expired", "failed", "written_off"})
 

@@ -2,7 +2,7 @@
 
 PostgreSQL from the embedded wheel, the Temporal dev server on a SQLite *file* (so a restart
 finds its workflows again), the three simulators, the API and two workers — started with the
-environment `zcd run` gives them (worker/stack.py), but each separately, so that each can be
+environment `zcd run` gives them (local_stack/supervisor.py), but each separately, so that each can be
 killed and started again on its own. Credentials and the payload key are generated per run.
 """
 
@@ -22,15 +22,15 @@ import asyncpg
 import httpx
 from temporalio.client import Client
 
-from store import embedded
+from local_stack import postgres as embedded
+from local_stack.binaries import temporal_cli_path
+from runtime.codec import EncryptionCodec
 from store.db import create_pool
 from store.migrate import migrate
 from store.principals import ensure_credentials, generate_credentials
 from store.seed import WUXI_BANKS
 from tests.chaos.processes import Part, Probe, Supervisor
 from tests.fixtures.database import free_port
-from worker.client import temporal_cli_path
-from worker.codec import EncryptionCodec
 from workflows import search_attributes as sa
 
 WORKERS = ("worker-1", "worker-2")
@@ -38,7 +38,20 @@ REPOSITORY = Path(__file__).resolve().parents[2]
 # the product's packages, copied once per run: every restart of every part runs the code the
 # run started with (edits made to the tree meanwhile would otherwise reach workflows in flight
 # through a restarted worker and fail them as non-deterministic — a deployment, not a fault)
-PRODUCT_PACKAGES = ("domain", "workflows", "activities", "integrations", "store", "api", "worker", "simulators")
+PRODUCT_PACKAGES = (
+    "domain",
+    "workflows",
+    "activities",
+    "integrations",
+    "store",
+    "api",
+    "worker",
+    "simulators",
+    "runtime",
+    "cli",
+    "local_stack",
+    "demo",
+)
 CODEC_KEY_ID = "chaos1"
 LOOPBACK = "127.0.0.1"
 # the API re-signals recorded notices that did not reach a workflow; its default (15 s) is for
@@ -150,7 +163,7 @@ class Cluster:
         return env
 
     def _zcd(self, name: str, command: str, ready: Probe) -> Part:
-        argv = [sys.executable, "-m", "worker.cli", command]
+        argv = [sys.executable, "-m", "cli.main", command]
         # `-m` from the snapshot: its packages come first on sys.path, before the editable install
         return Part(name, argv, self.environment(), self.logs / f"{name}.log", ready, cwd=self.code)
 

@@ -86,7 +86,7 @@ class LocalStack:
     def zcd(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         """Another `zcd` subcommand (e.g. `demo`) against this stack, with its settings."""
         return subprocess.run(
-            [sys.executable, "-m", "worker.cli", *args],
+            [sys.executable, "-m", "cli.main", *args],
             cwd=self.root,
             env=self.env,
             capture_output=True,
@@ -100,7 +100,7 @@ class LocalStack:
         handoff = self.data_dir / "dev.json"
         with self.output_path.open("wb") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "worker.cli", "run"],
+                [sys.executable, "-m", "cli.main", "run"],
                 cwd=self.root,
                 env=self.env,
                 stdout=out,

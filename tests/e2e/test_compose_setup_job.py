@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from local_stack.binaries import temporal_cli_path
 from tests.fixtures.database import free_port
-from worker.client import temporal_cli_path
 from workflows import search_attributes as sa
 
 pytestmark = pytest.mark.e2e

@@ -24,9 +24,9 @@ from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 
 from domain.contracts import Contract, ContractStatus, Purchaser, Supplier
+from runtime.codec import ENCODING
 from tests.e2e.local_stack import LocalStack
 from tests.fixtures.simulators import supplier_credit_code, unique
-from worker.codec import ENCODING
 
 pytestmark = pytest.mark.e2e
 

@@ -66,7 +66,7 @@ def processes_of(local: LocalStack) -> dict[int, str]:
 def child(local: LocalStack, name: str, within: float = 60) -> psutil.Process:
     """The stack's child `zcd <name>` (or the postgres/temporal server), once it exists."""
     assert local.process is not None
-    needle = {"postgres": "bin/postgres", "temporal": "server start-dev"}.get(name, f"worker.cli {name}")
+    needle = {"postgres": "bin/postgres", "temporal": "server start-dev"}.get(name, f"cli.main {name}")
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         assert local.process.poll() is None, local.output()
@@ -85,7 +85,7 @@ def launch(local: LocalStack) -> subprocess.Popen[bytes]:
     local.runs += 1
     with local.output_path.open("wb") as out:
         local.process = subprocess.Popen(
-            [sys.executable, "-m", "worker.cli", "run"],
+            [sys.executable, "-m", "cli.main", "run"],
             cwd=local.root,
             env=local.env,
             stdout=out,

@@ -9,7 +9,7 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from worker.client import data_converter
+from runtime.temporal import data_converter
 from workflows.financing import FinancingWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))

@@ -27,7 +27,7 @@ def test_a_signal_stops_the_simulators_cleanly(tmp_path: Path, sig: signal.Signa
     log = tmp_path / "simulators.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "worker.cli", "simulators"], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "cli.main", "simulators"], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT
         )
     try:
         deadline = time.monotonic() + 30

@@ -11,7 +11,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from store.embedded import (
+from local_stack.postgres import (
     OS_ACCOUNT,
     EmbeddedPostgres,
     EmbeddedPostgresError,

@@ -9,9 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 import api.main
-import worker.logging
+import runtime.logging
+from cli import main as cli
 from domain.settings import DEV_PROCUREMENT_SECRET, DEV_TREASURY_SECRET, Settings, public_default_secrets
-from worker import cli
 
 REAL: dict[str, Any] = {"treasury_secret": "t-" + "x" * 40, "procurement_secret": "p-" + "y" * 40}
 
@@ -49,7 +49,7 @@ def served(monkeypatch: pytest.MonkeyPatch) -> list[Settings]:
 def run_api(monkeypatch: pytest.MonkeyPatch, **settings: Any) -> Any:
     monkeypatch.setattr(cli, "get_settings", lambda: Settings(**settings))
     # logging is left alone: handlers bound to the runner's captured stdout would outlive it
-    monkeypatch.setattr(worker.logging, "configure_logging", lambda settings: None)
+    monkeypatch.setattr(runtime.logging, "configure_logging", lambda settings: None)
     return CliRunner().invoke(cli.app, ["api"])
 
 

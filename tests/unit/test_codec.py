@@ -9,8 +9,8 @@ from cryptography.exceptions import InvalidTag
 from temporalio.api.common.v1 import Payload
 
 from domain.application import TreasuryPayment
-from worker.client import data_converter
-from worker.codec import ENCODING, KEY_ID, EncryptionCodec
+from runtime.codec import ENCODING, KEY_ID, EncryptionCodec
+from runtime.temporal import data_converter
 
 OLD, NEW = EncryptionCodec.new_key(), EncryptionCodec.new_key()
 

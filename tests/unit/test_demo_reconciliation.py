@@ -8,8 +8,7 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from domain.credit_code import is_valid_credit_code
-from worker.demo import (
+from demo.run import (
     CYCLE,
     EXPECTED_STAGE,
     LoanRecord,
@@ -19,6 +18,7 @@ from worker.demo import (
     plan_financings,
     reconcile,
 )
+from domain.credit_code import is_valid_credit_code
 
 D = Decimal
 

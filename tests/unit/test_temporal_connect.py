@@ -1,4 +1,4 @@
-"""worker/client.py connect(): what it hands Client.connect for each way of reaching a cluster
+"""runtime/temporal.py connect(): what it hands Client.connect for each way of reaching a cluster
 (Client.connect is replaced, nothing is dialled): plain, mTLS, a private CA with a server
 name, and Temporal Cloud's API key."""
 
@@ -11,7 +11,7 @@ import pytest
 from temporalio.client import Client, TLSConfig
 
 from domain.settings import Settings
-from worker import client as client_module
+from runtime import temporal as client_module
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import random
 import pytest
 from structlog.testing import capture_logs
 
-from worker.waiting import backoff_delays, describe, jittered, keep_trying
+from runtime.waiting import backoff_delays, describe, jittered, keep_trying
 
 
 def test_delays_double_up_to_the_cap() -> None:

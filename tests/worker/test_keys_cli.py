@@ -13,9 +13,9 @@ import json
 import asyncpg
 from typer.testing import CliRunner, Result
 
+from cli.main import app
 from store.audit import AuditTrail
 from store.principals import authenticate
-from worker.cli import app
 
 
 async def zcd(*args: str, env: dict[str, str] | None = None) -> Result:

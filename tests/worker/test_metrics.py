@@ -19,8 +19,8 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from domain.settings import Settings
+from runtime.temporal import connect, metrics_url, worker_runtime
 from tests.fixtures.database import free_port
-from worker.client import connect, metrics_url, worker_runtime
 
 
 @activity.defn(name="metrics-probe-greet")

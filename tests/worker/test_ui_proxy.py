@@ -1,4 +1,4 @@
-"""The local stack's UI proxy (worker/ui_proxy.py): `/codec` and `/codec/*` reach the API,
+"""The local stack's UI proxy (local_stack/ui_proxy.py): `/codec` and `/codec/*` reach the API,
 everything else the dev server's UI, with method, path, query, body, cookies both ways and
 status kept; hop-by-hop headers stay on their hop, Host names the upstream, and an answer
 streams through as it comes (the UI's long requests are never held back)."""
@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from worker.ui_proxy import create_app, goes_to_api
+from local_stack.ui_proxy import create_app, goes_to_api
 
 API, UI, PROXY = "http://api.test:8000", "http://ui.test:8234", "http://127.0.0.1:8233"
 METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]

@@ -8,9 +8,9 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from domain.stages import Stage
+from runtime.codec import ENCODING, EncryptionCodec
+from runtime.temporal import data_converter
 from tests.workflow.harness import FakeSystems, Harness, application_request, contract, new_worker
-from worker.client import data_converter
-from worker.codec import ENCODING, EncryptionCodec
 
 
 async def test_history_payloads_are_encrypted(time_skipping_env: WorkflowEnvironment) -> None:

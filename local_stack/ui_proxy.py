@@ -158,7 +158,7 @@ async def serve(settings: Settings) -> None:
 
 if __name__ == "__main__":
     from domain.settings import get_settings
-    from worker.logging import configure_logging
+    from runtime.logging import configure_logging
 
     configure_logging(get_settings())
     with contextlib.suppress(KeyboardInterrupt):

@@ -27,13 +27,14 @@ from typing import IO, Any
 import httpx
 
 from domain.settings import Settings
-from store import embedded
+from local_stack import postgres as embedded
+from local_stack.binaries import temporal_cli_path
+from runtime.codec import EncryptionCodec
+from runtime.temporal import metrics_url
 from store.db import create_pool
 from store.migrate import migrate
 from store.principals import ensure_credentials, generate_credentials
 from store.seed import WUXI_BANKS
-from worker.client import metrics_url, temporal_cli_path
-from worker.codec import EncryptionCodec
 from workflows import search_attributes as sa
 
 LOCAL_CODEC_KEY_ID = "local1"  # the id of the payload key `zcd run` generates
@@ -311,7 +312,7 @@ async def start(stack: Stack) -> dict[str, Any]:
         # the UI's origin, allowed to call /codec with the operator's session cookie
         "ZCD_CODEC_CORS_ORIGIN": os.environ.get("ZCD_CODEC_CORS_ORIGIN") or ui_url,
     }
-    zcd = [sys.executable, "-m", "worker.cli"]
+    zcd = [sys.executable, "-m", "cli.main"]
     stack.spawn("simulators", [*zcd, "simulators"], env)
     for url in (settings.procurement_url, settings.bank_url, settings.treasury_url):
         await wait_for(url, stack, _http_ok(f"{url}/healthz"))
@@ -321,7 +322,7 @@ async def start(stack: Stack) -> dict[str, Any]:
         await wait_for("worker metrics", stack, _http_ok(worker_metrics))
     stack.spawn("api", [*zcd, "api"], env)
     await wait_for("API", stack, _http_ok(f"{settings.api_url}/readyz"))
-    # what ops open: the dev server's UI, and /codec[/*] forwarded to the API (worker/ui_proxy.py)
+    # what ops open: the dev server's UI, and /codec[/*] forwarded to the API (local_stack/ui_proxy.py)
     stack.spawn("ui-proxy", [*zcd, "ui-proxy"], env)
     await wait_for("Temporal UI", stack, _http_ok(f"{ui_url}/"))
     await asyncio.sleep(0)
