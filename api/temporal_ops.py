@@ -29,7 +29,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.problems import Problem, code_of, rpc_problem, upstream_unavailable
 from domain import workflow_api as names
-from domain.application import ApplicationView, FinancingInput
+from domain.application import ApplicationView, FinancingInput, Recorded
 from domain.errors import ErrorCode
 
 T = TypeVar("T")
@@ -120,15 +120,17 @@ class StillProcessing(Exception):
     process carries on (its external calls retry) and will answer a retry."""
 
 
-async def submit(client: Client, inp: FinancingInput, task_queue: str, wait_seconds: float) -> ApplicationView:
-    start: WithStartWorkflowOperation[Any, ApplicationView] = WithStartWorkflowOperation(
+async def submit(client: Client, inp: FinancingInput, task_queue: str, wait_seconds: float) -> Recorded:
+    """Start the financing (or reach the one already started) and wait for its submission's
+    answer: the record's version that shows it with the bank's review, or a refusal."""
+    start: WithStartWorkflowOperation[Any, Recorded] = WithStartWorkflowOperation(
         names.WORKFLOW_TYPE,
         inp,
         id=names.workflow_id(inp.application_id),
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        result_type=ApplicationView,
+        result_type=Recorded,
         static_summary=case_summary(inp),
         static_details=case_details(inp),
         search_attributes=start_search_attributes(inp),
@@ -136,8 +138,8 @@ async def submit(client: Client, inp: FinancingInput, task_queue: str, wait_seco
     try:
         async with asyncio.timeout(wait_seconds) as waiting:
             try:
-                view: ApplicationView = await client.execute_update_with_start_workflow(
-                    names.UPDATE_SUBMISSION_OUTCOME, start_workflow_operation=start, result_type=ApplicationView
+                answer: Recorded = await client.execute_update_with_start_workflow(
+                    names.UPDATE_SUBMISSION_OUTCOME, start_workflow_operation=start, result_type=Recorded
                 )
             except WorkflowUpdateRPCTimeoutOrCancelledError:
                 # the SDK turns the cancellation of its wait into this error: ours, or the server's
@@ -152,14 +154,16 @@ async def submit(client: Client, inp: FinancingInput, task_queue: str, wait_seco
         cause = error.cause
         if isinstance(cause, ApplicationError) and cause.type == "AcceptedUpdateCompletedWorkflow":
             # The workflow ended (a refusal) before its answer reached us: read its end.
-            handle = client.get_workflow_handle(names.workflow_id(inp.application_id), result_type=ApplicationView)
+            handle = client.get_workflow_handle(names.workflow_id(inp.application_id), result_type=Recorded)
             try:
-                final: ApplicationView = await handle.result()
+                final: Recorded = await handle.result()
             except WorkflowFailureError as failure:
                 raise failed_submission(failure) from failure
             except RPCError as rpc:
                 raise rpc_problem(rpc, "submission_result", application_id=inp.application_id) from rpc
-            raise ended_submission(final) from error
+            if final.view is None:
+                return final  # it had been recorded before it ended: the record answers
+            raise ended_submission(final.view) from error
         raise refusal(error) from error
     except WorkflowAlreadyStartedError as error:
         raise AlreadyClosed(inp.application_id) from error
@@ -167,7 +171,7 @@ async def submit(client: Client, inp: FinancingInput, task_queue: str, wait_seco
         if error.status == RPCStatusCode.ALREADY_EXISTS:
             raise AlreadyClosed(inp.application_id) from error
         raise rpc_problem(error, "submit", application_id=inp.application_id) from error
-    return view
+    return answer
 
 
 async def query_view(client: Client, application_id: str) -> ApplicationView | None:

@@ -357,3 +357,29 @@ class ApplicationView(BaseModel):
     version: int = 0
     attention: list[AttentionItem] = Field(default_factory=list)  # attention_reasons, with their keys
     messages: list[MessageOutcome] = Field(default_factory=list)  # every message delivered, with its outcome
+
+
+class Recorded(BaseModel):
+    """What the financing workflow answers an update with, and what it ends with: which
+    version of its record shows the change. The application itself lives in the record
+    (PostgreSQL), which the workflow wrote before answering; keeping the whole view out of
+    Temporal's history is most of what makes a loan's history affordable (issue 11,
+    docs/performance.md). `view` is set only when there is no record to read: a process that
+    ended during verification (a refused submission never existed for any reader).
+
+    A full ApplicationView (what workers before this change answered) reads as one of these:
+    its id, stage and version are all an answer needs."""
+
+    application_id: str
+    stage: Stage
+    version: int
+    view: ApplicationView | None = None
+
+    @classmethod
+    def of(cls, view: ApplicationView, *, recorded: bool) -> Recorded:
+        return cls(
+            application_id=view.application_id,
+            stage=view.stage,
+            version=view.version,
+            view=None if recorded else view,
+        )

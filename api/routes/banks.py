@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from api import cursors, edge, idempotency, temporal_ops
+from api.answers import answered_view, update_application
 from api.audit import record
 from api.auth import AnyPrincipal, BankPrincipal, State
 from api.edge import require_path_id
@@ -99,7 +100,7 @@ async def _start(state: AppState, bank_code: str, body: ApplicationRequest, appl
         deadlines=deadlines(state),
     )
     try:
-        return await temporal_ops.submit(
+        answer = await temporal_ops.submit(
             state.temporal, inp, state.settings.task_queue, state.settings.submission_wait_seconds
         )
     except temporal_ops.StillProcessing:
@@ -113,6 +114,7 @@ async def _start(state: AppState, bank_code: str, body: ApplicationRequest, appl
             f"{application_id}.",
             headers={"Retry-After": "5"},
         ) from None
+    return await answered_view(state, answer)
 
 
 class SubmissionPending(Problem):
@@ -250,7 +252,7 @@ async def decide(
         if key is not None and _decided_as(recorded, body):
             return 200, _dump(recorded)  # a retry whose first attempt's answer was lost: its answer
         require_reachable(recorded, {Stage.BANK_REVIEW}, "decide")
-        view = await temporal_ops.update(state.temporal, application_id, names.UPDATE_DECIDE, body, ApplicationView)
+        view = await update_application(state, application_id, names.UPDATE_DECIDE, body)
         await record(state, who.name, f"application.{body.decision}", application_id, **body.model_dump(mode="json"))
         return 200, _dump(view)
 
@@ -270,9 +272,7 @@ async def withdraw(
         if key is not None and recorded.stage == Stage.WITHDRAWN:
             return 200, _dump(recorded)  # a retry whose first attempt's answer was lost
         require_reachable(recorded, WITHDRAWABLE_STAGES, "withdraw")
-        view = await temporal_ops.update(
-            state.temporal, application_id, names.UPDATE_WITHDRAW, body or Withdrawal(), ApplicationView
-        )
+        view = await update_application(state, application_id, names.UPDATE_WITHDRAW, body or Withdrawal())
         await record(state, who.name, "application.withdrawn", application_id)
         return 200, _dump(view)
 
@@ -320,7 +320,7 @@ async def write_off(
         if key is not None and recorded.stage == Stage.WRITTEN_OFF:
             return 200, _dump(recorded)  # a retry whose first attempt's answer was lost
         require_reachable(recorded, {Stage.OVERDUE}, "write off")
-        view = await temporal_ops.update(state.temporal, application_id, names.UPDATE_WRITE_OFF, body, ApplicationView)
+        view = await update_application(state, application_id, names.UPDATE_WRITE_OFF, body)
         await record(state, who.name, "application.written_off", application_id, reason=body.reason)
         return 200, _dump(view)
 

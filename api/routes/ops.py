@@ -7,7 +7,8 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
-from api import cursors, temporal_ops
+from api import cursors
+from api.answers import update_application
 from api.audit import record
 from api.auth import OpsPrincipal, State
 from api.problems import Problem, problem_responses
@@ -39,9 +40,7 @@ router = APIRouter(tags=["operations"], responses=problem_responses(401, 403, 40
 async def offline_lock_answer(application_id: str, body: OfflineLockAnswer, who: OpsPrincipal, state: State) -> Any:
     require_reachable(await visible_view(state, who, application_id), {Stage.ACCOUNT_LOCK}, "record a lock answer")
     answer = body.model_copy(update={"recorded_by": who.name})
-    view = await temporal_ops.update(
-        state.temporal, application_id, names.UPDATE_RECORD_OFFLINE_LOCK_ANSWER, answer, ApplicationView
-    )
+    view = await update_application(state, application_id, names.UPDATE_RECORD_OFFLINE_LOCK_ANSWER, answer)
     await record(state, who.name, "ops.offline_lock_answer", application_id, decision=body.decision, note=body.note)
     return view.model_dump(mode="json")
 

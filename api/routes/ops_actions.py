@@ -20,7 +20,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from api import temporal_ops
+from api.answers import update_application
 from api.audit import record
 from api.auth import OpsPrincipal, State
 from api.problems import Problem, problem_responses
@@ -59,7 +59,7 @@ async def _act(state: State, who: OpsPrincipal, application_id: str, update: str
     if update in _ALLOWED:
         require_reachable(view, _ALLOWED[update], update.replace("_", " "))
     stamped = body.model_copy(update={"recorded_by": who.name})
-    view = await temporal_ops.update(state.temporal, application_id, update, stamped, ApplicationView)
+    view = await update_application(state, application_id, update, stamped)
     await record(
         state, who.name, f"ops.{update}", application_id, **body.model_dump(mode="json", exclude={"recorded_by"})
     )

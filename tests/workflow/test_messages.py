@@ -37,7 +37,7 @@ async def test_payment_while_the_payout_is_being_confirmed_is_applied_once_paid_
     waiting = await h.until(handle, lambda v: any(m.message_id == "T-EARLY-1" for m in v.messages))
     assert waiting.stage == Stage.DISBURSING and _outcome(waiting, "T-EARLY-1") == "waiting"
     payout.set()
-    final = await handle.result()
+    final = await h.final(handle)
     assert final.stage == Stage.SETTLED and _outcome(final, "T-EARLY-1") == "applied"
     assert final.interest_paid == D("74.86") and final.surplus_released == D("299925.14")
     assert h.fakes.calls[steps.APPLY_REPAYMENT] == 1 and len(h.fakes.payouts) == 1
@@ -107,7 +107,7 @@ async def test_money_for_a_financing_that_ends_before_payout_is_kept_until_ackno
     assert described.status is not None and described.status.name == "RUNNING"  # open until a person acts
     ack = AttentionAcknowledgement(reason=item.key, note="returned to the supplier", recorded_by="ops:alice")
     await h.update(handle, names.UPDATE_ACKNOWLEDGE, ack, ApplicationView)
-    final = await handle.result()
+    final = await h.final(handle)
     assert final.stage == Stage.FAILED and not final.needs_attention
     assert any("acknowledged by ops (alice)" in (e.note or "") for e in final.timeline)
 
@@ -119,7 +119,7 @@ async def test_money_arriving_while_the_loan_closes_is_released_as_surplus(h: Ha
     await h.fakes.arrived[steps.RELEASE_FINANCING].wait()
     await h.signal(handle, names.SIGNAL_TREASURY_PAYMENT, _payment(no, "20000.00", view.disbursed_on, "T-LATE"))
     closing.set()
-    final = await handle.result()
+    final = await h.final(handle)
     assert final.stage == Stage.SETTLED and _outcome(final, "T-LATE") == "applied"
     assert final.surplus_released == D("299925.14") + D("20000.00")
     # two repayments at the bank (a local step may run again after a held task; its key dedupes)

@@ -133,13 +133,14 @@ class Process:
                     raise StepRefused(error.cause) from error
                 raise
         try:
+            # no summary on a local activity: its marker already names the step, and a summary
+            # (encrypted, ~150 bytes) on each of a loan's dozen markers was a tenth of its history
             return await workflow.execute_local_activity(
                 activity,
                 arg,
                 start_to_close_timeout=EXTERNAL_TIMEOUT,
                 retry_policy=EXTERNAL_CALL,
                 result_type=result_type,
-                summary=summary,
             )
         except ApplicationError as refusal:
             # a local activity's refusal may surface as the ApplicationError itself: one shape
@@ -166,7 +167,6 @@ class Process:
             ),
             start_to_close_timeout=RECORD_TIMEOUT,
             retry_policy=RECORD_RETRY,
-            summary=f"record: {event}",
         )
         if self.written is None or self.written.version < view.version:
             self.written = view

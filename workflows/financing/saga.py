@@ -68,7 +68,6 @@ async def end(p: Process, stage: Stage, reason: str, *, raise_: bool = True) -> 
                     _undo_input(p, key, reason),
                     start_to_close_timeout=EXTERNAL_TIMEOUT,
                     retry_policy=EXTERNAL_CALL,
-                    summary=UNDO_STEPS[key][1],
                 )
                 for key in undo
             )

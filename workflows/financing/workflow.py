@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         FinancingInput,
         OfflineLockAnswer,
         OpsCancellation,
+        Recorded,
         RepaymentReceipt,
         ResendToBank,
         SupplierRepayment,
@@ -59,7 +60,7 @@ class FinancingWorkflow:
         self.p = Process(inp)
 
     @workflow.run
-    async def run(self, inp: FinancingInput) -> ApplicationView:
+    async def run(self, inp: FinancingInput) -> Recorded:
         p = self.p
         try:
             await origination.verify(p)
@@ -75,7 +76,7 @@ class FinancingWorkflow:
             with contextlib.suppress(Ended):
                 await saga.end(p, Stage.FAILED, "cancelled through Temporal before disbursement")
         await servicing.finish(p)
-        return p.view()
+        return self._answer(p.view())
 
     # ------------------------------------------------------------------ queries
 
@@ -86,9 +87,9 @@ class FinancingWorkflow:
     # ------------------------------------------------------------------ the bank's submission and decision
 
     @workflow.update(name=names.UPDATE_SUBMISSION_OUTCOME)
-    async def submission_outcome(self) -> ApplicationView:
-        """The answer to POST /v1/applications: the view once the application is with the
-        bank's review (and recorded), or the refusal with its stable code."""
+    async def submission_outcome(self) -> Recorded:
+        """The answer to POST /v1/applications: once the application is with the bank's
+        review (and recorded), or the refusal with its stable code."""
         state = self.p.state
         await workflow.wait_condition(lambda: self._reviewing or state.verification.refusal is not None or state.closed)
         refusal = state.verification.refusal
@@ -96,8 +97,8 @@ class FinancingWorkflow:
             await workflow.wait_condition(lambda: state.closed)
             raise ApplicationError(refusal.detail, type=refusal.code.value, non_retryable=True)
         if self.p.written is None:
-            return self.p.view()  # ended before the review (withdrawn while verifying)
-        return self.p.written
+            return self._answer(self.p.view())  # ended before the review (withdrawn while verifying)
+        return self._answer(self.p.written)
 
     @property
     def _reviewing(self) -> bool:
@@ -105,10 +106,10 @@ class FinancingWorkflow:
         return written is not None and written.stage != Stage.VERIFYING
 
     @workflow.update(name=names.UPDATE_DECIDE)
-    async def decide(self, decision: Decision) -> ApplicationView:
+    async def decide(self, decision: Decision) -> Recorded:
         self.p.state.review.decision = decision
         # An approval answers once the payee change was acknowledged (account_lock) and recorded.
-        return await self._answer_once_left(Stage.BANK_REVIEW)
+        return self._answer(await self._answer_once_left(Stage.BANK_REVIEW))
 
     @decide.validator
     def _validate_decision(self, decision: Decision) -> None:
@@ -125,18 +126,18 @@ class FinancingWorkflow:
             raise ApplicationError("; ".join(problems), type=ErrorCode.VALIDATION_ERROR.value, non_retryable=True)
 
     @workflow.update(name=names.UPDATE_WITHDRAW)
-    async def withdraw(self, withdrawal: Withdrawal) -> ApplicationView:
+    async def withdraw(self, withdrawal: Withdrawal) -> Recorded:
         self.p.state.withdrawal = withdrawal
-        return await self._answer_once_ended_or_paid_out()
+        return self._answer(await self._answer_once_ended_or_paid_out())
 
     @withdraw.validator
     def _validate_withdrawal(self, withdrawal: Withdrawal) -> None:
         self._require_stage(WITHDRAWABLE_STAGES, "withdraw")
 
     @workflow.update(name=names.UPDATE_CANCEL)
-    async def cancel(self, cancellation: OpsCancellation) -> ApplicationView:
+    async def cancel(self, cancellation: OpsCancellation) -> Recorded:
         self.p.state.cancellation = cancellation
-        return await self._answer_once_ended_or_paid_out()
+        return self._answer(await self._answer_once_ended_or_paid_out())
 
     @cancel.validator
     def _validate_cancel(self, cancellation: OpsCancellation) -> None:
@@ -145,10 +146,10 @@ class FinancingWorkflow:
     # ------------------------------------------------------------------ the account lock
 
     @workflow.update(name=names.UPDATE_RECORD_OFFLINE_LOCK_ANSWER)
-    async def record_offline_lock_answer(self, answer: OfflineLockAnswer) -> ApplicationView:
+    async def record_offline_lock_answer(self, answer: OfflineLockAnswer) -> Recorded:
         lock = self.p.state.lock
         lock.offline, lock.answer, lock.answered_by = answer, answer.decision, "ops"
-        return await self._answer_once_left(Stage.ACCOUNT_LOCK)
+        return self._answer(await self._answer_once_left(Stage.ACCOUNT_LOCK))
 
     @record_offline_lock_answer.validator
     def _validate_offline_answer(self, answer: OfflineLockAnswer) -> None:
@@ -189,10 +190,10 @@ class FinancingWorkflow:
             raise ApplicationError(problem, type=ErrorCode.VALIDATION_ERROR.value, non_retryable=True)
 
     @workflow.update(name=names.UPDATE_WRITE_OFF)
-    async def write_off(self, write_off: WriteOff) -> ApplicationView:
+    async def write_off(self, write_off: WriteOff) -> Recorded:
         self.p.state.loan.write_off = write_off
         # written_off is final yet the process stays open for recoveries: answer once booked
-        return await self.p.written_when(lambda v: v.stage != Stage.OVERDUE)
+        return self._answer(await self.p.written_when(lambda v: v.stage != Stage.OVERDUE))
 
     @write_off.validator
     def _validate_write_off(self, write_off: WriteOff) -> None:
@@ -203,7 +204,7 @@ class FinancingWorkflow:
     # ------------------------------------------------------------------ ops
 
     @workflow.update(name=names.UPDATE_EXTEND_DEADLINE)
-    async def extend_deadline(self, extension: DeadlineExtension) -> ApplicationView:
+    async def extend_deadline(self, extension: DeadlineExtension) -> Recorded:
         deadlines, now = self.p.state.deadlines, workflow.now()
         delta = timedelta(days=extension.days)
         if deadlines.attention_at is not None:
@@ -216,14 +217,14 @@ class FinancingWorkflow:
                 f"deadlines moved {extension.days} days by {saga.operator(extension.recorded_by)}: {extension.note}"
             )
         deadlines.moved = True
-        return await self.p.recorded_now("deadline extended")
+        return self._answer(await self.p.recorded_now("deadline extended"))
 
     @extend_deadline.validator
     def _validate_extension(self, extension: DeadlineExtension) -> None:
         self._require_stage({Stage.BANK_REVIEW, Stage.ACCOUNT_LOCK}, "extend a deadline")
 
     @workflow.update(name=names.UPDATE_RESEND_TO_BANK)
-    async def resend_to_bank(self, resend: ResendToBank) -> ApplicationView:
+    async def resend_to_bank(self, resend: ResendToBank) -> Recorded:
         review = self.p.state.review
         review.resend_requested = True
         expected = review.resends + 1
@@ -232,7 +233,7 @@ class FinancingWorkflow:
                 (review.resends >= expected and not review.resend_requested) or self.p.state.stage != Stage.BANK_REVIEW
             )
         )
-        return await self.p.recorded_now("sent to the bank again")
+        return self._answer(await self.p.recorded_now("sent to the bank again"))
 
     @resend_to_bank.validator
     def _validate_resend(self, resend: ResendToBank) -> None:
@@ -242,14 +243,14 @@ class FinancingWorkflow:
             raise _invalid_state("the bank has decided, or a resend is already under way")
 
     @workflow.update(name=names.UPDATE_ACKNOWLEDGE)
-    async def acknowledge(self, ack: AttentionAcknowledgement) -> ApplicationView:
+    async def acknowledge(self, ack: AttentionAcknowledgement) -> Recorded:
         """Ops dealt with a flag that needs judgement: remove it, keep their note in the
         timeline, and answer once the record shows it."""
         p = self.p
         if ack.reason in p.state.attention:
             p.unflag(ack.reason)
             p.note(f"{ack.reason} acknowledged by {saga.operator(ack.recorded_by)}: {ack.note}")
-        return await p.recorded_now("acknowledged")
+        return self._answer(await p.recorded_now("acknowledged"))
 
     @acknowledge.validator
     def _validate_acknowledgement(self, ack: AttentionAcknowledgement) -> None:
@@ -276,8 +277,14 @@ class FinancingWorkflow:
         state = self.p.state
         await workflow.wait_condition(lambda: state.closed or state.loan.terms is not None)
         if self.p.written is None:
-            return self.p.view()  # ended during verification: there is no record
+            return self.p.view()  # ended during verification: there is no record (_answer carries it)
         return await self.p.recorded_now("answered")
+
+    def _answer(self, view: ApplicationView) -> Recorded:
+        """An answer points at the record; it carries the view only when none was written."""
+        written = self.p.written
+        recorded = written is not None and (written.version > view.version or written == view)
+        return Recorded.of(view, recorded=recorded)
 
     def _require_stage(self, allowed: set[Stage] | frozenset[Stage], action: str) -> None:
         stage = self.p.state.stage
