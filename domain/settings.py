@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     task_queue: str = "financing"
+    # open loans the worker keeps in memory between their tasks (each ~0.2 MB); one evicted is
+    # replayed from its history (~60 events) when its next message comes, months later for most
+    worker_max_cached_workflows: int = Field(default=300, ge=1)
     temporal_tls: bool = False
     temporal_tls_cert: Path | None = None
     temporal_tls_key: Path | None = None
