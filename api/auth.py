@@ -9,9 +9,10 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Request
+from pydantic import ValidationError
 
 from api.problems import Problem
 from api.state import AppState, app_state
@@ -87,3 +88,15 @@ AnyPrincipal = Annotated[Principal, Depends(bank_or_ops)]
 TreasuryBody = Annotated[bytes, Depends(treasury_body)]
 ProcurementBody = Annotated[bytes, Depends(procurement_body)]
 State = Annotated[AppState, Depends(app_state)]
+
+
+def parse_signed(model: type[Any], raw: bytes) -> Any:
+    """A signed notification's body (its signature already verified) as `model`, else 422."""
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as error:
+        errors = [
+            {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+            for e in error.errors()
+        ]
+        raise Problem(ErrorCode.VALIDATION_ERROR, "the notification is malformed", errors=errors) from error

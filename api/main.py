@@ -21,10 +21,10 @@ from api import problems
 from api.audit import record
 from api.edge import WITHOUT_BEARER as EDGE_WITHOUT_BEARER
 from api.edge import Edge
+from api.metrics import LATENCY, REQUESTS
 from api.problems import problem_responses
 from api.redelivery import redeliver_forever
 from api.routes import banks, codec, events, health, ops, ops_actions, procurement, stats, treasury
-from api.routes.health import LATENCY, REQUESTS
 from api.state import AppState
 from domain.inputs import is_id
 from domain.settings import Settings

@@ -8,41 +8,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 
 from api import cursors
-from api.answers import update_application
-from api.audit import record
 from api.auth import OpsPrincipal, State
 from api.problems import Problem, problem_responses
-from api.routes.banks import visible_view
-from api.stage_guard import require_reachable
-from domain import workflow_api as names
-from domain.application import ApplicationView, OfflineLockAnswer
 from domain.errors import ErrorCode
-from domain.stages import Stage
 from store.cursors import InvalidCursor, decode_cursor, encode_cursor
 
 router = APIRouter(tags=["operations"], responses=problem_responses(401, 403, 404, 409, 422))
-
-
-@router.post(
-    "/v1/ops/applications/{application_id}/account-lock",
-    response_model=ApplicationView,
-    summary="Record the purchaser's answer given offline",
-    description=(
-        "For a purchaser not yet online: records the answer to the payee-account change that the "
-        "purchaser gave by phone or letter (`confirmed` or `refused`, with a note), in the "
-        "procurement system too. Confirmed: the locked account is registered with the treasury and "
-        "the loan is disbursed; refused: `failed`, every step undone. Answers once the application "
-        "has left `account_lock`. Only in `account_lock`, once: **409** `invalid_state` otherwise "
-        "(or when the application has ended); **422** `validation_error` for a malformed body; "
-        "**404** `not_found`; **403** `forbidden` for a bank key."
-    ),
-)
-async def offline_lock_answer(application_id: str, body: OfflineLockAnswer, who: OpsPrincipal, state: State) -> Any:
-    require_reachable(await visible_view(state, who, application_id), {Stage.ACCOUNT_LOCK}, "record a lock answer")
-    answer = body.model_copy(update={"recorded_by": who.name})
-    view = await update_application(state, application_id, names.UPDATE_RECORD_OFFLINE_LOCK_ANSWER, answer)
-    await record(state, who.name, "ops.offline_lock_answer", application_id, decision=body.decision, note=body.note)
-    return view.model_dump(mode="json")
 
 
 @router.get("/v1/ops/payments")

@@ -24,13 +24,14 @@ from api.answers import update_application
 from api.audit import record
 from api.auth import OpsPrincipal, State
 from api.problems import Problem, problem_responses
-from api.routes.banks import visible_view
 from api.stage_guard import require_reachable
+from api.visibility import visible_view
 from domain import workflow_api as names
 from domain.application import (
     ApplicationView,
     AttentionAcknowledgement,
     DeadlineExtension,
+    OfflineLockAnswer,
     OpsCancellation,
     ResendToBank,
 )
@@ -51,17 +52,26 @@ _ALLOWED: dict[str, frozenset[Stage]] = {
     names.UPDATE_RESEND_TO_BANK: frozenset({Stage.BANK_REVIEW}),
     names.UPDATE_EXTEND_DEADLINE: frozenset({Stage.BANK_REVIEW, Stage.ACCOUNT_LOCK}),
     names.UPDATE_CANCEL: WITHDRAWABLE_STAGES,
+    names.UPDATE_RECORD_OFFLINE_LOCK_ANSWER: frozenset({Stage.ACCOUNT_LOCK}),
 }
 
 
-async def _act(state: State, who: OpsPrincipal, application_id: str, update: str, body: BaseModel) -> Any:
+async def _act(
+    state: State, who: OpsPrincipal, application_id: str, update: str, body: BaseModel, *, action: str | None = None
+) -> Any:
+    """One ops action: refused from the record when the stage cannot take it, sent to the
+    workflow stamped with who did it, written to the audit trail, answered with the application."""
     view = await visible_view(state, who, application_id)
     if update in _ALLOWED:
         require_reachable(view, _ALLOWED[update], update.replace("_", " "))
     stamped = body.model_copy(update={"recorded_by": who.name})
     view = await update_application(state, application_id, update, stamped)
     await record(
-        state, who.name, f"ops.{update}", application_id, **body.model_dump(mode="json", exclude={"recorded_by"})
+        state,
+        who.name,
+        action or f"ops.{update}",
+        application_id,
+        **body.model_dump(mode="json", exclude={"recorded_by"}),
     )
     return view.model_dump(mode="json")
 
@@ -148,3 +158,23 @@ async def acknowledge(application_id: str, body: AttentionAcknowledgement, who: 
         fix = flag.how_to_fix or "it clears when its cause goes away"
         raise Problem(ErrorCode.INVALID_STATE, f"the {body.reason!r} flag cannot be acknowledged: {fix}")
     return await _act(state, who, application_id, names.UPDATE_ACKNOWLEDGE, body)
+
+
+@router.post(
+    "/v1/ops/applications/{application_id}/account-lock",
+    response_model=ApplicationView,
+    summary="Record the purchaser's answer given offline",
+    description=(
+        "For a purchaser not yet online: records the answer to the payee-account change that the "
+        "purchaser gave by phone or letter (`confirmed` or `refused`, with a note), in the "
+        "procurement system too. Confirmed: the locked account is registered with the treasury and "
+        "the loan is disbursed; refused: `failed`, every step undone. Answers once the application "
+        "has left `account_lock`. Only in `account_lock`, once: **409** `invalid_state` otherwise "
+        "(or when the application has ended); **422** `validation_error` for a malformed body; "
+        "**404** `not_found`; **403** `forbidden` for a bank key."
+    ),
+)
+async def offline_lock_answer(application_id: str, body: OfflineLockAnswer, who: OpsPrincipal, state: State) -> Any:
+    return await _act(
+        state, who, application_id, names.UPDATE_RECORD_OFFLINE_LOCK_ANSWER, body, action="ops.offline_lock_answer"
+    )

@@ -10,9 +10,8 @@ from pydantic import BaseModel
 
 from api import temporal_ops
 from api.audit import record
-from api.auth import ProcurementBody, State
+from api.auth import ProcurementBody, State, parse_signed
 from api.problems import problem_responses
-from api.routes.treasury import parse_signed
 from api.routing import contract_holder
 from domain import workflow_api as names
 from domain.application import AccountChangeEvent

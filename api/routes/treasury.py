@@ -7,11 +7,11 @@ from typing import Any, Literal
 
 import structlog
 from fastapi import APIRouter
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from api import temporal_ops
 from api.audit import record
-from api.auth import State, TreasuryBody
+from api.auth import State, TreasuryBody, parse_signed
 from api.problems import Problem, problem_responses
 from api.routing import contract_holder
 from api.state import AppState
@@ -28,17 +28,6 @@ log = structlog.get_logger("api.treasury")
 
 class PaymentAck(BaseModel):
     status: Literal["accepted", "duplicate", "unmatched", "misdirected"]
-
-
-def parse_signed(model: type[Any], raw: bytes) -> Any:
-    try:
-        return model.model_validate_json(raw)
-    except ValidationError as error:
-        errors = [
-            {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
-            for e in error.errors()
-        ]
-        raise Problem(ErrorCode.VALIDATION_ERROR, "the notification is malformed", errors=errors) from error
 
 
 @router.post(
