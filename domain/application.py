@@ -3,39 +3,25 @@ that drive it, and the view every reader gets (API.md "Applications")."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
-from typing import Annotated, Literal
+from datetime import date, datetime
+from typing import Literal
 
-from pydantic import BaseModel, Field, PlainSerializer, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
+# business time moved to domain/business_time.py; its names are still importable from here
+from domain.business_time import SHANGHAI as SHANGHAI
+from domain.business_time import ShownInstant
+from domain.business_time import business_date as business_date
+from domain.business_time import in_business_time as in_business_time
+from domain.business_time import start_of_business_day as start_of_business_day
 from domain.credit_code import credit_code_problem
 from domain.credit_profile import CreditProfile
 from domain.inputs import TEXT_MAX, Id, InputMoney, Instant, Text, text_problem
 from domain.money import ZERO, Money, Rate
 from domain.products import Product
 from domain.stages import Stage
-
-# Business dates are Asia/Shanghai; China keeps no daylight saving, so a fixed offset is exact
-# and needs no tz database inside the workflow sandbox.
-SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
-
-
-def in_business_time(instant: datetime) -> str:
-    """How an instant is shown to people and their systems: ISO 8601 with +08:00."""
-    return instant.astimezone(SHANGHAI).isoformat()
-
-
-# An instant in an answer: kept as it is, shown with the business time zone's offset.
-ShownInstant = Annotated[datetime, PlainSerializer(in_business_time, return_type=str, when_used="json")]
-
-
-def business_date(instant: datetime) -> date:
-    return instant.astimezone(SHANGHAI).date()
-
-
-def start_of_business_day(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=SHANGHAI)
+from domain.working_days import WorkingCalendar
 
 
 class ExternalInput(BaseModel):
@@ -102,6 +88,11 @@ class FinancingInput(BaseModel):
     product: Product | None  # None: the bank has no such product (refused after the contract checks)
     submitted_at: datetime
     deadlines: Deadlines = Field(default_factory=Deadlines)
+    # The State Council calendar from the submission's year on, as the API knew it (its
+    # `review_sla_days` count working days): data on the input, so that replaying this history
+    # with a later calendar package computes the same deadlines. None (a financing started
+    # before it was passed): the review SLA counts calendar days, as it did then.
+    calendar: WorkingCalendar | None = None
 
 
 # ---- messages that drive a financing ---------------------------------------------------

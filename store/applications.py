@@ -15,8 +15,11 @@ import asyncpg
 from pydantic import BaseModel
 
 from domain.application import ApplicationView, AttentionItem, ShownInstant
+from domain.business_time import business_date
 from domain.events import derive_events
 from domain.stages import ACTIVE_STAGES, PAYMENT_ACCEPTING_STAGES, Stage
+from domain.state_council_calendar import state_council_calendar
+from domain.working_days import working_days_between
 from store.cursors import clamp_limit, decode_cursor, encode_cursor
 from store.db import Connection
 from store.events import append_events
@@ -46,6 +49,9 @@ class StuckApplication(BaseModel):
     # the workflow's flags with their keys (what `POST .../acknowledge` takes) — an addition;
     # a passed stage deadline is in `reasons` only: it is not a flag (extend-deadline fixes it)
     attention: list[AttentionItem] = []
+    # working days (State Council calendar) the stage has lasted so far, counted after the day
+    # it began up to today — the unit of the review SLA — an addition
+    working_days_in_stage: int = 0
 
 
 def _stage_since(view: ApplicationView, fallback: datetime) -> datetime:
@@ -195,6 +201,7 @@ class ApplicationRepository:
             now,
         )
         stuck: list[StuckApplication] = []
+        calendar = state_council_calendar()
         for row in rows:
             reasons = list(row["attention_reasons"])
             deadline: datetime | None = row["stage_deadline"]
@@ -204,6 +211,7 @@ class ApplicationRepository:
                     f"stage {row['stage']} passed its deadline {deadline.isoformat()} "
                     f"({overdue_by.days} days {overdue_by.seconds // 3600} hours ago)"
                 )
+            since: datetime = row["stage_since"] or row["submitted_at"]
             stuck.append(
                 StuckApplication(
                     application_id=row["application_id"],
@@ -211,11 +219,12 @@ class ApplicationRepository:
                     bank_code=row["bank_code"],
                     district=row["district"],
                     stage=Stage(row["stage"]),
-                    since=row["stage_since"] or row["submitted_at"],
+                    since=since,
                     deadline=deadline,
                     needs_attention=row["needs_attention"],
                     reasons=reasons,
                     attention=[AttentionItem.model_validate(item) for item in row["attention"] or []],
+                    working_days_in_stage=working_days_between(calendar, business_date(since), business_date(now)),
                 )
             )
         return stuck

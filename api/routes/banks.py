@@ -35,6 +35,7 @@ from domain.application import (
 )
 from domain.errors import ErrorCode
 from domain.stages import REPAYABLE_STAGES, WITHDRAWABLE_STAGES, Stage
+from domain.state_council_calendar import state_council_calendar
 from domain.verification import repayment_date_problem
 from store.cursors import InvalidCursor
 from store.idempotency import request_hash
@@ -70,13 +71,15 @@ async def _start(state: AppState, bank_code: str, body: ApplicationRequest, appl
     product = await state.repos.banks.get_product(bank_code, body.product_code)
     if product is not None and state.settings.review_sla_days is not None:
         product = product.model_copy(update={"review_sla_days": state.settings.review_sla_days})
+    now = datetime.now(UTC)
     inp = FinancingInput(
         application_id=application_id,
         bank_code=bank_code,
         request=body,
         product=product,
-        submitted_at=datetime.now(UTC),
+        submitted_at=now,
         deadlines=deadlines(state),
+        calendar=state_council_calendar(business_date(now).year),  # its SLA counts working days
     )
     try:
         answer = await temporal_ops.submit(

@@ -45,7 +45,9 @@ async def kept_payments(
         "financing ended, a purchaser's answer not taken) until ops acknowledge it — longest "
         "waiting first, each with stage, since, bank, district and `reasons` (API.md), plus "
         "`attention`: the workflow's flags with their keys, whether ops may acknowledge each "
-        "(`POST /v1/ops/applications/{id}/acknowledge`) and how it is fixed otherwise."
+        "(`POST /v1/ops/applications/{id}/acknowledge`) and how it is fixed otherwise, and "
+        "`working_days_in_stage`: the working days of the State Council calendar the stage has "
+        "lasted (after the day it began, up to today) — the unit of a product's `review_sla_days`."
     ),
 )
 async def stuck(

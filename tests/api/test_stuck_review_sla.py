@@ -25,6 +25,8 @@ from temporalio.testing import WorkflowEnvironment
 from api.main import create_app
 from domain import workflow_api as names
 from domain.settings import Settings
+from domain.state_council_calendar import state_council_calendar
+from domain.working_days import end_of_working_days
 from store.applications import ApplicationRepository
 from store.db import create_pool
 from store.principals import ensure_credentials, generate_credentials
@@ -90,7 +92,13 @@ async def test_stuck_lists_a_review_past_its_sla(sla_stack: dict[str, Any], simu
     stuck = (await http.get("/v1/ops/stuck", headers=ops)).json()["items"]
     assert app_id not in [item["application_id"] for item in stuck]  # within its SLA
 
-    await env.sleep(timedelta(days=1, hours=1))  # past the 1-day SLA, far from the 30-day expiry
+    # the SLA counts working days: it ends with the first working day after the hand-over
+    handed_over = datetime.fromisoformat(submitted.json()["stage_since"])
+    sla_ends = end_of_working_days(state_council_calendar(), handed_over, 1)
+    await env.sleep(sla_ends - timedelta(hours=1) - await env.get_current_time())
+    stuck = (await http.get("/v1/ops/stuck", headers=ops)).json()["items"]
+    assert app_id not in [item["application_id"] for item in stuck]  # a working day has not passed yet
+    await env.sleep(timedelta(hours=2))  # past the 1-working-day SLA, far from the 30-day expiry
 
     item: dict[str, Any] = {}
     for _ in range(200):  # the workflow flags itself and writes the read model a moment later
@@ -107,6 +115,7 @@ async def test_stuck_lists_a_review_past_its_sla(sla_stack: dict[str, Any], simu
     assert item["contract_no"] == contract.contract_no
     assert datetime.fromisoformat(item["since"]) == datetime.fromisoformat(view["timeline"][-1]["at"])
     assert item["needs_attention"] is True
+    assert isinstance(item["working_days_in_stage"], int)  # counted to the API's clock (tests/store: the count)
     assert any("review SLA" in reason for reason in item["reasons"]), item["reasons"]
     # the workflow's own view, the read model and the search attribute ops filter on agree
     assert view["needs_attention"] is True and view["attention_reasons"] == item["reasons"]

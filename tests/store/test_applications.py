@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import asyncpg
 import pytest
 
+from domain.business_time import SHANGHAI
 from domain.stages import Stage
 from store.applications import ApplicationRepository
 from store.cursors import InvalidCursor
@@ -126,3 +127,17 @@ async def test_stuck_lists_applications_needing_a_person(db_pool: asyncpg.Pool) 
     assert (
         "passed its deadline" in stuck["stuck-late"].reasons[0] and "2 days 3 hours" in stuck["stuck-late"].reasons[0]
     )
+
+
+async def test_stuck_counts_the_working_days_a_stage_has_lasted(db_pool: asyncpg.Pool) -> None:
+    """A review handed over the day before National Day 2026 and still waiting on Monday 12
+    October has lasted 4 working days (8, 9, the Saturday 10 worked in exchange, 12), not 12."""
+    applications = ApplicationRepository(db_pool)
+    since = datetime(2026, 9, 30, 10, 0, tzinfo=SHANGHAI)
+    view = make_view(
+        "stuck-holiday", submitted_at=since, needs_attention=True, attention_reasons=["no decision within the SLA"]
+    )
+    await applications.upsert_view(view, "e")
+    now = datetime(2026, 10, 12, 15, 0, tzinfo=SHANGHAI)
+    [item] = [s for s in await applications.stuck(now) if s.application_id == "stuck-holiday"]
+    assert item.working_days_in_stage == 4

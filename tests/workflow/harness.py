@@ -39,12 +39,16 @@ from domain.credit_code import make_credit_code
 from domain.credit_profile import build_credit_profile
 from domain.products import STANDARD_PRODUCT, Product
 from domain.stages import Stage
+from domain.state_council_calendar import state_council_calendar
+from domain.working_days import WorkingCalendar
 from workflows.financing import FinancingWorkflow
 
 SUPPLIER = make_credit_code("91320200", "MA1MXY3K")
 OTHER_SUPPLIER = make_credit_code("91320200", "MA2NQ7PL")
 COLLECTION_ACCOUNT = "6222020000000001"
 ORIGINAL_PAYEE = "3202000000000099"
+# what the API passes on a financing's input: the State Council calendar from this year on
+WORKING_CALENDAR = state_council_calendar(datetime.now(UTC).year)
 
 
 def contract(contract_no: str, **overrides: Any) -> Contract:
@@ -287,6 +291,7 @@ class Harness:
         product: Product | None = STANDARD_PRODUCT,
         deadlines: Deadlines | None = None,
         application_id: str | None = None,
+        calendar: WorkingCalendar | None = WORKING_CALENDAR,
     ) -> tuple[WorkflowHandle[Any, ApplicationView], ApplicationView]:
         """POST /v1/applications the way the API does it: update-with-start."""
         app_id = application_id or uuid.uuid4().hex[:12]
@@ -297,6 +302,7 @@ class Harness:
             product=product,
             submitted_at=datetime.now(UTC),
             deadlines=deadlines or Deadlines(),
+            calendar=calendar,
         )
         start: WithStartWorkflowOperation[Any, ApplicationView] = WithStartWorkflowOperation(
             names.WORKFLOW_TYPE,
@@ -343,6 +349,10 @@ class Harness:
                 return view
             await asyncio.sleep(0.025)
         raise AssertionError(f"condition never held; last view: stage={view.stage} {view.attention_reasons}")
+
+    async def sleep_until(self, instant: datetime) -> None:
+        """Move the server's clock to `instant` (timers due before it fire on the way)."""
+        await self.env.sleep(instant - await self.env.get_current_time())
 
     async def until_stage(self, handle: WorkflowHandle[Any, ApplicationView], stage: Stage) -> ApplicationView:
         return await self.until(handle, lambda v: v.stage == stage)

@@ -6,7 +6,7 @@ workflow's timers (review SLA, lock deadline, maturity, grace) fire as they woul
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -33,12 +33,15 @@ from domain.application import (
     Withdrawal,
     WriteOff,
 )
+from domain.business_time import business_date
 from domain.contracts import ContractStatus
 from domain.products import STANDARD_PRODUCT
 from domain.stages import Stage
+from domain.working_days import MONDAY_TO_FRIDAY, WorkingCalendar, end_of_working_days
 from tests.workflow.harness import (
     COLLECTION_ACCOUNT,
     OTHER_SUPPLIER,
+    WORKING_CALENDAR,
     FakeSystems,
     Harness,
     application_request,
@@ -267,8 +270,8 @@ async def test_misdirected_payment_acknowledged_by_ops(h: Harness) -> None:
 
 async def test_acknowledging_a_flag_its_cause_clears_is_refused(h: Harness) -> None:
     no = new_contract(h)
-    handle, _ = await h.submit(application_request(no))
-    await h.env.sleep(timedelta(days=8))
+    handle, submitted = await h.submit(application_request(no))
+    await h.sleep_until(review_sla_passes(submitted) + timedelta(hours=1))
     flagged = await h.until(handle, lambda v: v.needs_attention)
     [item] = flagged.attention
     assert item.key == "deadline" and not item.acknowledgeable and "extend-deadline" in (item.how_to_fix or "")
@@ -425,15 +428,24 @@ async def test_refused_decision_leaves_no_trace(h: Harness) -> None:
     assert (await h.update(handle, names.UPDATE_DECIDE, edge, ApplicationView)).stage == Stage.ACCOUNT_LOCK
 
 
+def review_sla_passes(view: ApplicationView, calendar: WorkingCalendar = WORKING_CALENDAR) -> datetime:
+    """When the product's 7-working-day review SLA of a review handed over as `view` shows ends."""
+    assert view.stage == Stage.BANK_REVIEW and view.stage_since is not None
+    return end_of_working_days(calendar, view.stage_since, STANDARD_PRODUCT.review_sla_days)
+
+
 async def test_review_sla_flags_then_expires_with_compensation(h: Harness) -> None:
     no = new_contract(h)
     handle, view = await h.submit(application_request(no))
-    await h.env.sleep(timedelta(days=7, hours=1))
+    assert view.stage_since is not None
+    await h.sleep_until(review_sla_passes(view) - timedelta(hours=1))
+    assert not (await h.view(handle)).needs_attention  # 7 working days, not 7 days
+    await h.sleep_until(review_sla_passes(view) + timedelta(hours=1))
     flagged = await h.until(handle, lambda v: v.needs_attention)
     assert flagged.stage == Stage.BANK_REVIEW
     assert any("review SLA" in r for r in flagged.attention_reasons)
     assert (await _eventually_recorded(h, flagged)).needs_attention
-    await h.env.sleep(timedelta(days=24))
+    await h.sleep_until(view.stage_since + timedelta(days=30, hours=1))  # the expiry counts calendar days
     final = await h.final(handle)
     assert final.stage == Stage.EXPIRED and not final.needs_attention
     assert h.fakes.reviews[view.application_id] == "cancelled"
@@ -442,13 +454,42 @@ async def test_review_sla_flags_then_expires_with_compensation(h: Harness) -> No
 
 async def test_ops_extend_deadline_clears_the_flag(h: Harness) -> None:
     no = new_contract(h)
-    handle, _ = await h.submit(application_request(no))
-    await h.env.sleep(timedelta(days=8))
+    handle, submitted = await h.submit(application_request(no))
+    assert submitted.stage_since is not None
+    await h.sleep_until(review_sla_passes(submitted) + timedelta(hours=1))
     await h.until(handle, lambda v: v.needs_attention)
     view = await h.update(handle, names.UPDATE_EXTEND_DEADLINE, DeadlineExtension(days=10), ApplicationView)
     assert not view.needs_attention and view.stage == Stage.BANK_REVIEW
-    await h.env.sleep(timedelta(days=25))  # past the original expiry (30 days), within the extended one
+    # past the original expiry (30 days), within the extended one
+    await h.sleep_until(submitted.stage_since + timedelta(days=33))
     assert (await h.view(handle)).stage == Stage.BANK_REVIEW
+
+
+def _calendar_around(today: date) -> WorkingCalendar:
+    """A calendar as the State Council might publish one around `today`: the three weekdays
+    after it off (a holiday), and the first Saturday after those a working day (调休)."""
+    following = (today + timedelta(days=n) for n in range(1, 8))
+    off = tuple(day for day in following if day.weekday() < 5)[:3]
+    saturday = off[-1] + timedelta(days=(5 - off[-1].weekday()) % 7 or 7)
+    return WorkingCalendar(first_year=today.year, last_year=saturday.year, days_off=off, working_weekends=(saturday,))
+
+
+async def test_review_sla_counts_the_working_days_of_the_input_calendar(h: Harness) -> None:
+    """The workflow counts the SLA on the calendar it was started with — whatever today is —
+    and not on the package's calendar nor on Monday–Friday: holidays skipped, a working
+    Saturday counted."""
+    now = await h.env.get_current_time()
+    calendar = _calendar_around(business_date(now))
+    no = new_contract(h)
+    handle, view = await h.submit(application_request(no), calendar=calendar)
+    attention_at = review_sla_passes(view, calendar)
+    # three weekdays off, one Saturday on: the SLA ends two working days later than Monday–Friday
+    assert attention_at > review_sla_passes(view, MONDAY_TO_FRIDAY)
+    await h.sleep_until(attention_at - timedelta(hours=1))
+    assert not (await h.view(handle)).needs_attention
+    await h.sleep_until(attention_at + timedelta(hours=1))
+    flagged = await h.until(handle, lambda v: v.needs_attention)
+    assert [item.key for item in flagged.attention] == ["deadline"]
 
 
 async def test_ops_resend_to_bank(h: Harness) -> None:

@@ -23,7 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.verification import contract_problem
 
 from workflows.financing import saga
-from workflows.financing.deadlines import wait_in_stage
+from workflows.financing.deadlines import review_deadlines, wait_in_stage
 from workflows.financing.policies import (
     EXTERNAL_CALL,
     EXTERNAL_TIMEOUT,
@@ -122,7 +122,6 @@ async def submit_for_review(p: Process) -> None:
     verification = state.verification
     assert verification.credit_profile is not None and verification.eligible_max is not None
     saga.register(p, "review")
-    sla_days = inp.product.review_sla_days if inp.product else 7
     await p.step(
         steps.SUBMIT_FOR_REVIEW,
         steps.ReviewSubmission(
@@ -140,14 +139,9 @@ async def submit_for_review(p: Process) -> None:
         "send the application to the bank's credit review",
     )
     # each hand-over (a resend too) starts the review's deadlines afresh
-    now = workflow.now()
+    attention_at, expiry_at = review_deadlines(inp, workflow.now())
     verification.done = True
-    p.enter(
-        Stage.BANK_REVIEW,
-        waiting_for="the bank's decision",
-        attention_at=now + timedelta(days=sla_days),
-        expiry_at=now + timedelta(days=max(inp.deadlines.review_expiry_days, sla_days)),
-    )
+    p.enter(Stage.BANK_REVIEW, waiting_for="the bank's decision", attention_at=attention_at, expiry_at=expiry_at)
 
 
 async def refuse(p: Process, refusal: BusinessRefusal) -> None:
