@@ -93,3 +93,31 @@ async def test_the_workers_codec_refuses_plain_payloads() -> None:
     assert await data_converter().decode([kept], [TreasuryPayment]) == [_payment()]
     with pytest.raises(KeyError, match="Unknown payload encoding"):
         await data_converter().decode([forged], [TreasuryPayment])
+
+
+async def test_large_payloads_are_compressed_inside_the_ciphertext_and_old_ones_still_read() -> None:
+    import base64
+    import os
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    codec = EncryptionCodec.from_setting(f"k1:{OLD}")
+    plain = Payload(metadata={"encoding": b"json/plain"}, data=b'{"note": "' + b"repeated text " * 200 + b'"}')
+    [encoded] = await codec.encode([plain])
+    assert len(encoded.data) < len(plain.data) // 4  # JSON compresses before it is encrypted
+    assert await codec.decode([encoded]) == [plain]
+    # a payload written before compression existed: the serialized protobuf, encrypted as is
+    nonce = os.urandom(12)
+    cipher = AESGCM(base64.b64decode(OLD))
+    before = Payload(
+        metadata={"encoding": ENCODING, KEY_ID: b"k1"},
+        data=nonce + cipher.encrypt(nonce, plain.SerializeToString(), b"k1"),
+    )
+    assert await codec.decode([before]) == [plain]
+
+
+async def test_a_null_stays_plain_and_reads_back() -> None:
+    converter = data_converter(EncryptionCodec.from_setting(f"k1:{OLD}", refuse_plaintext=True))
+    [payload] = await converter.encode([None])
+    assert payload.metadata["encoding"] == b"binary/null" and payload.data == b""
+    assert await converter.decode([payload], [type(None)]) == [None]
