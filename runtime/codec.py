@@ -15,7 +15,11 @@ only shows payloads to ops, still passes plain ones through.
 Inside the ciphertext a payload is either its protobuf bytes, or — when that is smaller —
 a zero byte followed by those bytes zlib-compressed (a protobuf message never starts with a
 zero byte: field number 0 does not exist, so old histories read the same). JSON compresses
-well; a loan's dossier and inputs shrink by half.
+well; a loan's dossier and inputs shrink by half. The price: a ciphertext's length now depends
+on how repetitive its content is, so someone who could both put text into a payload (a bank's
+reason) and read history sizes could learn a little about the other fields of that same payload
+(the CRIME pattern). Reading history sizes takes Temporal access, which only ops have; a
+deployment that does not accept that sets nothing else and drops `_packed` (decoding stays).
 
 A null (`binary/null`, no data: what a step that returns nothing answers) stays as it is in
 both directions: it says nothing, and encrypting it cost ~90 bytes on each of a loan's dozen
