@@ -23,7 +23,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy domain workflows activities integrations store api worker simulators runtime cli local_stack demo tests
+	$(BIN)/mypy domain workflows activities integrations store api worker simulators runtime cli local_stack demo outside_world tests
 
 demo: $(STAMP)
 	$(BIN)/zcd demo
