@@ -8,17 +8,10 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from demo.run import (
-    CYCLE,
-    EXPECTED_STAGE,
-    LoanRecord,
-    Scenario,
-    loan_disagreements,
-    one_day_interest,
-    plan_financings,
-    reconcile,
-)
+from demo.plan import CYCLE, EXPECTED_STAGE, Scenario, plan_financings
+from demo.reconciliation import LoanRecord, loan_disagreements, reconcile
 from domain.credit_code import is_valid_credit_code
+from outside_world.money import one_day_interest
 
 D = Decimal
 

@@ -1,0 +1,88 @@
+"""`zcd demo`'s report: this run's applications by stage, its money, and what the
+reconciliations found — in tables a person reads at the end of the run."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from rich.console import Console
+from rich.table import Table
+
+from demo.driving import Outcome
+from demo.reconciliation import LoanRecord
+from domain.money import ZERO
+from domain.stages import Stage
+
+
+@dataclass
+class Report:
+    records: list[LoanRecord]
+    failures: list[Outcome]
+    disagreements: list[str]
+    seconds: float
+    stats_caught_up: bool = False  # the read model needed a moment after the last GET application
+    stuck: int | None = None  # what GET /v1/ops/stuck lists after the run (whole platform)
+    misdirected: int = 0  # this run's payments into a wrong account, each a stuck process
+
+
+def stage_table(records: list[LoanRecord]) -> Table:
+    table = Table(title="this run's applications by stage")
+    table.add_column("stage")
+    table.add_column("applications", justify="right")
+    counts = Counter(r.stage for r in records)
+    for stage in Stage:
+        if counts[stage]:
+            table.add_row(stage.value, str(counts[stage]))
+    table.add_row("[bold]total[/]", f"[bold]{len(records)}[/]")
+    return table
+
+
+def money_table(records: list[LoanRecord]) -> Table:
+    table = Table(title="money (CNY)")
+    table.add_column("figure")
+    table.add_column("amount", justify="right")
+    rows = {
+        "approved (credit granted)": sum((r.approved or ZERO for r in records), ZERO),
+        "disbursed": sum((r.disbursed for r in records), ZERO),
+        "principal repaid": sum((r.principal_repaid for r in records), ZERO),
+        "interest paid": sum((r.interest_paid for r in records), ZERO),
+        "surplus released to suppliers": sum((r.surplus_released for r in records), ZERO),
+        "outstanding": sum((r.outstanding for r in records if r.on_book), ZERO),
+    }
+    for name, amount in rows.items():
+        table.add_row(name, f"{amount:,.2f}")
+    return table
+
+
+def print_report(report: Report, console: Console) -> None:
+    records = report.records
+    console.print(stage_table(records))
+    console.print(money_table(records))
+    banks = len({r.bank_code for r in records})
+    districts = len({r.district for r in records})
+    console.print(f"{len(records)} applications, {banks} banks, {districts} districts, in {report.seconds:.1f} s")
+    waiting = sum(1 for r in records if r.stage == Stage.BANK_REVIEW)
+    if waiting:
+        console.print(
+            f"{waiting} left waiting in bank_review: ops find them in GET /v1/ops/stuck once past the review SLA"
+        )
+    misdirected = report.misdirected
+    if report.stuck is not None:
+        console.print(
+            f"GET /v1/ops/stuck lists {report.stuck} processes needing a person"
+            + (f" (this run's {misdirected} payments to a wrong account among them)" if misdirected else "")
+        )
+    if report.stats_caught_up:
+        console.print("(/v1/stats lagged behind the applications for a moment after the run, then caught up)")
+    for outcome in report.failures:
+        console.print(f"[bold red]failed:[/] {outcome.plan.scenario} {outcome.plan.contract_no}: {outcome.error}")
+    if report.disagreements:
+        console.print(f"[bold red]reconciliation: {len(report.disagreements)} disagreements[/]")
+        for line in report.disagreements:
+            console.print(f"  - {line}")
+    elif records:
+        console.print(
+            "[bold green]reconciliation: agrees[/] — platform per application, bank disbursements "
+            "and the change of /v1/stats (totals, per bank, per district, per stage)"
+        )
