@@ -19,15 +19,15 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from demo.run import LoanRecord, reconcile
+from demo.reconciliation import LoanRecord, reconcile
 from domain.money import ZERO
 from domain.repayment import allocate, apply_allocation, open_balance
-from tests.chaos.driver import Loan, loan_terms
+from domain.stages import FINAL_STAGES
+from outside_world.money import loan_terms
+from tests.chaos.driver import Loan
 from tests.chaos.evidence import ALLOCATION_LEGS, Evidence
 from tests.chaos.outside_world import Sent
 from tests.chaos.scenarios import APPROVED, DISBURSED
-
-FINAL_STAGES = frozenset({"settled", "rejected", "withdrawn", "expired", "failed", "written_off"})
 
 
 @dataclass

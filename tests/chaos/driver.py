@@ -11,13 +11,12 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from domain.money import FEN, ZERO, money_str
-from domain.products import STANDARD_PRODUCT
-from domain.repayment import LoanTerms, accrue, open_balance
+from outside_world.money import settling_amount
 from tests.chaos.outside_world import ACCOUNT_NAME, StepFailed, World, business_today
 from tests.chaos.scenarios import ANNUAL_RATE, TERM_DAYS, LoanPlan, Scenario
 
@@ -133,7 +132,7 @@ class Driver:
         scenario = plan.scenario
         if scenario is Scenario.SUPPLIER:
             view = await world.until(app_id, plan.bank_code, lambda v: v["stage"] == "repaying", "reached repaying")
-            amount = settling_amount(plan, view)
+            amount = settling_amount(plan.approved, view)  # by domain/repayment.py
             body = {"repayment_id": plan.payment_id("S1"), "amount": money_str(amount), "paid_on": view["disbursed_on"]}
             began = time.monotonic()
             answer = await world.bank_change(
@@ -189,26 +188,6 @@ class Driver:
         done: Callable[[dict[str, Any]], bool] = lambda view: received(view) >= total  # noqa: E731
         await self.world.until(app_id, plan.bank_code, done, f"showed {money_str(total)} received")
         self.delays.payment[plan.phase].append(time.monotonic() - began)
-
-
-def settling_amount(plan: LoanPlan, view: dict[str, Any]) -> Decimal:
-    """What repays the loan exactly on its disbursement day, by the money rules (principal and
-    the interest of the first day, computed by domain/repayment.py)."""
-    terms = loan_terms(plan.approved, view)
-    balance = open_balance(terms)
-    interest = accrue(terms, balance, terms.disbursed_on, penalty_mode=False).interest
-    return plan.approved + interest
-
-
-def loan_terms(principal: Decimal, view: dict[str, Any]) -> LoanTerms:
-    return LoanTerms(
-        principal=principal,
-        annual_rate=Decimal(view["annual_rate"]),
-        penalty_multiplier=STANDARD_PRODUCT.penalty_multiplier,
-        disbursed_on=date.fromisoformat(view["disbursed_on"]),
-        maturity_date=date.fromisoformat(view["maturity_date"]),
-        grace_days=STANDARD_PRODUCT.grace_days,
-    )
 
 
 def contract_body(plan: LoanPlan) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 Each acts only through what it has in the real world — a bank through the public API with its
 key, the purchaser and the treasury through the simulators' test hooks, the treasury also
-signing notices itself — and retries as a real client does: the same Idempotency-Key, the same
+signing notices itself — and retries as a real client does (`outside_world.calls.send`, the
+client the demo and the other suites use): the same Idempotency-Key, the same
 payment id, the same event, with a pause, for as long as its step allows. Every notice sent and
 every answer heard is written down (`Sent`), because the checks compare the platform's records
 with what its users were told.
@@ -24,7 +25,8 @@ import httpx
 
 from domain.application import SHANGHAI
 from domain.money import money_str
-from domain.signing import SIGNATURE_HEADER, signature_header
+from outside_world.calls import Attempts, Retry, Unanswered, send
+from outside_world.treasury import signed_headers
 
 POLL_SECONDS = 0.05  # "as fast as they can": the purchaser and treasury watch this often
 VIEW_POLL_SECONDS = 0.1
@@ -121,9 +123,12 @@ class World:
     def deadline(self) -> float:
         return time.monotonic() + self.step_seconds
 
-    async def pause(self, attempt: int) -> None:
+    def pause_seconds(self, attempt: int) -> float:
         low, high = RETRY_PAUSE
-        await asyncio.sleep(min(high, low * 2 ** min(attempt, 6)) * (0.5 + self.rng.random()))
+        return min(high, low * 2 ** min(attempt, 6)) * (0.5 + self.rng.random())
+
+    async def pause(self, attempt: int) -> None:
+        await asyncio.sleep(self.pause_seconds(attempt))
 
     # ---- requests that a real client retries ---------------------------------------------
 
@@ -146,26 +151,38 @@ class World:
         request again (same key, same body) until then, within the step's time. `tried`
         collects what each attempt that was tried again got."""
         deadline = deadline or self.deadline()
-        attempt = 0
-        last = "no attempt"
-        while True:
-            attempt += 1
-            sent_headers = {**(headers or {}), **(sign() if sign else {})}
-            try:
-                response = await self.http.request(
-                    method, url, json=json_body, content=content, headers=sent_headers, params=params
-                )
-            except httpx.TransportError as error:
-                last = f"no answer ({type(error).__name__})"
-            else:
-                if not retry_statuses(response.status_code):
-                    return response
-                last = f"{response.status_code} {response.text[:200]}"
+        attempts = Attempts()
+        retry = Retry(
+            attempts=None,
+            within=max(0.0, deadline - time.monotonic()),
+            retry_on=retry_statuses,
+            pause=self.pause_seconds,
+        )
+        try:
+            response = await send(
+                self.http,
+                method,
+                url,
+                json=json_body,
+                content=content,
+                headers=headers,
+                params=params,
+                retry=retry,
+                sign=sign,
+                attempts=attempts,
+            )
+        except Unanswered:
+            response = None
+        if tried is not None:
+            tried += attempts.tried
+        if response is None or retry_statuses(response.status_code):
+            last = "no answer" if response is None else f"{response.status_code} {response.text[:200]}"
             if tried is not None:
                 tried.append(last)
-            if time.monotonic() > deadline:
-                raise StepFailed(f"{what or method + ' ' + url}: gave up after {attempt} attempts, last {last}")
-            await self.pause(attempt)
+            raise StepFailed(
+                f"{what or method + ' ' + url}: gave up after {len(attempts.tried) + 1} attempts, last {last}"
+            )
+        return response
 
     # ---- the bank -------------------------------------------------------------------------
 
@@ -331,10 +348,7 @@ class World:
         secret = self.handoff["credentials"]["treasury_secret"]
 
         def sign() -> dict[str, str]:
-            return {
-                "Content-Type": "application/json",
-                SIGNATURE_HEADER: signature_header(secret, int(time.time()), raw),
-            }
+            return signed_headers(secret, raw)
 
         notice = self.sent.notice(payment_id, contract_no, payee, amount, locked)
         await self.on_notice(payment_id)

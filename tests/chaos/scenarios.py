@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
 
-from demo.run import PURCHASERS
+from demo.plan import PURCHASERS
 from domain.credit_code import make_credit_code
 from domain.money import FEN
 from store.seed import WUXI_BANKS

@@ -8,13 +8,13 @@ the worker and the API) as its own process in a temporary directory on free port
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import psutil
@@ -97,37 +97,37 @@ def launch(local: LocalStack) -> subprocess.Popen[bytes]:
 # ---- 1. stopped mid-batch, started again: nothing lost, nothing twice ----------------------
 
 
-def test_a_restart_mid_batch_loses_and_repeats_nothing(stack: LocalStack) -> None:
+async def test_a_restart_mid_batch_loses_and_repeats_nothing(stack: LocalStack) -> None:
     dev = stack.start()
-    with Platform.of(dev) as platform:
+    async with Platform.of(dev) as platform:
         loans = [
-            platform.new_loan(BANKS[i % len(BANKS)], requested_amount=f"{500_000 + 25_000 * i}.00") for i in range(12)
+            await platform.new_loan(BANKS[i % len(BANKS)], requested_amount=f"{500_000 + 25_000 * i}.00")
+            for i in range(12)
         ]
         reviewing, approved, confirmed, paid = loans[0:3], loans[3:6], loans[6:9], loans[9:12]
         for loan in loans:
-            platform.submit(loan)
+            await platform.submit(loan)
 
         # paid: disbursed, then the treasury pays more than is owed, on the disbursement day
         for loan in paid:
-            platform.approve(loan)
+            await platform.approve(loan)
         for loan in paid:
-            platform.until(loan, "account_lock")
-            assert platform.purchaser_answers(loan)["platform_status"] == "accepted"
-        paid_on = {loan.application_id: platform.until(loan, "repaying")["disbursed_on"] for loan in paid}
+            await platform.until(loan, "account_lock")
+            assert (await platform.purchaser_answers(loan))["platform_status"] == "accepted"
+        paid_on = {loan.application_id: (await platform.until(loan, "repaying"))["disbursed_on"] for loan in paid}
         for loan in confirmed:
-            platform.approve(loan)
+            await platform.approve(loan)
         for loan in confirmed:
-            platform.until(loan, "account_lock")
+            await platform.until(loan, "account_lock")
         # the last steps before the stop, all at once, and none awaited beyond its answer: the
         # payments are being allocated, the loans disbursed and the locks requested when Ctrl-C comes
-        with ThreadPoolExecutor(max_workers=9) as pool:
-            sent = [
-                pool.submit(platform.treasury_pays, loan, _paid(loan), paid_on[loan.application_id]) for loan in paid
-            ]
-            answered = [pool.submit(platform.purchaser_answers, loan) for loan in confirmed]
-            decided = [pool.submit(platform.approve, loan) for loan in approved]
-            assert [f.result()["platform_status"] for f in sent + answered] == ["accepted"] * 6
-            assert all(f.result()["stage"] in ("verifying", "bank_review", "account_lock") for f in decided)
+        sent, answered, decided = await asyncio.gather(
+            asyncio.gather(*(platform.treasury_pays(loan, _paid(loan), paid_on[loan.application_id]) for loan in paid)),
+            asyncio.gather(*(platform.purchaser_answers(loan) for loan in confirmed)),
+            asyncio.gather(*(platform.approve(loan) for loan in approved)),
+        )
+        assert [f["platform_status"] for f in sent + answered] == ["accepted"] * 6
+        assert all(f["stage"] in ("verifying", "bank_review", "account_lock") for f in decided)
 
     assert stack.interrupt() == 0, stack.output()
     assert stack.left_running() == {}
@@ -135,45 +135,45 @@ def test_a_restart_mid_batch_loses_and_repeats_nothing(stack: LocalStack) -> Non
 
     again = stack.start()
     assert again["credentials"] == dev["credentials"]  # the same keys: the banks need not be told anything
-    with Platform.of(again) as platform:
+    async with Platform.of(again) as platform:
         # paid before the stop: settled once, exactly
         for loan in paid:
-            view = platform.until(loan, "settled")
-            _assert_settled_exactly(platform, loan, view)
+            view = await platform.until(loan, "settled")
+            await _assert_settled_exactly(platform, loan, view)
         # confirmed before the stop: disbursed once, then waiting for the treasury
         for loan in confirmed:
-            platform.until(loan, "repaying")
-            assert len(platform.disbursements(loan)) == 1
+            await platform.until(loan, "repaying")
+            assert len(await platform.disbursements(loan)) == 1
         # approved before the stop: the lock is waiting for the purchaser
         for loan in approved:
-            platform.until(loan, "account_lock")
-            assert platform.disbursements(loan) == []
+            await platform.until(loan, "account_lock")
+            assert await platform.disbursements(loan) == []
         for loan in reviewing:
-            assert platform.application(loan)["stage"] == "bank_review"
+            assert (await platform.application(loan))["stage"] == "bank_review"
 
         # the waiting ones carry on: one at each stage is taken to its end
         carried = [reviewing[0], approved[0], confirmed[0]]
-        platform.approve(reviewing[0])
+        await platform.approve(reviewing[0])
         for loan in carried[:2]:
-            platform.until(loan, "account_lock")
-            assert platform.purchaser_answers(loan)["platform_status"] == "accepted"
+            await platform.until(loan, "account_lock")
+            assert (await platform.purchaser_answers(loan))["platform_status"] == "accepted"
         for loan in carried:
-            disbursed_on = platform.until(loan, "repaying")["disbursed_on"]
-            payment = platform.treasury_pays(loan, _paid(loan), disbursed_on)
+            disbursed_on = (await platform.until(loan, "repaying"))["disbursed_on"]
+            payment = await platform.treasury_pays(loan, _paid(loan), disbursed_on)
             assert payment["platform_status"] == "accepted", payment
         for loan in carried:
-            _assert_settled_exactly(platform, loan, platform.until(loan, "settled"))
+            await _assert_settled_exactly(platform, loan, await platform.until(loan, "settled"))
 
         # nothing lost: every loan of the batch is where a person would expect it
         for loan in loans:
-            stage = platform.application(loan)["stage"]
+            stage = (await platform.application(loan))["stage"]
             assert stage in FINAL_STAGES | WAITING_STAGES, (loan, stage)
             assert stage not in FINAL_STAGES - {"settled"}, (loan, stage)
-            assert len(platform.disbursements(loan)) == (0 if stage in ("bank_review", "account_lock") else 1)
+            assert len(await platform.disbursements(loan)) == (0 if stage in ("bank_review", "account_lock") else 1)
 
         # the simulators' ids went on from where they were: no id given twice across the restart
-        every_disbursement = platform.http.get(f"{platform.sims['bank']}/sim/disbursements").json()["items"]
-        every_payment = platform.http.get(f"{platform.sims['treasury']}/sim/payments").json()["items"]
+        every_disbursement = await platform.disbursements()
+        every_payment = await platform.payments()
         ids = [d["disbursement_id"] for d in every_disbursement]
         assert len(ids) == len(set(ids)) == len(paid) + len(confirmed) + 2
         payment_ids = [p["payment_id"] for p in every_payment]
@@ -195,7 +195,7 @@ def _paid(loan: Loan) -> str:
     return f"{loan.requested_amount + Decimal('100000.00'):.2f}"
 
 
-def _assert_settled_exactly(platform: Platform, loan: Loan, view: dict[str, object]) -> None:
+async def _assert_settled_exactly(platform: Platform, loan: Loan, view: dict[str, object]) -> None:
     interest = one_day_interest(loan.requested_amount, loan.annual_rate)
     surplus = Decimal(_paid(loan)) - loan.requested_amount - interest
     assert (view["interest_paid"], view["principal_repaid"], view["surplus_released"]) == (
@@ -204,9 +204,9 @@ def _assert_settled_exactly(platform: Platform, loan: Loan, view: dict[str, obje
         f"{surplus:.2f}",
     ), view
     assert (view["outstanding_principal"], view["penalty_paid"]) == ("0.00", "0.00")
-    assert len(platform.disbursements(loan)) == 1  # paid out once
-    assert len(platform.payments(loan)) == 1  # the treasury paid once
-    captured = platform.repayments(loan)
+    assert len(await platform.disbursements(loan)) == 1  # paid out once
+    assert len(await platform.payments(loan)) == 1  # the treasury paid once
+    captured = await platform.repayments(loan)
     assert len(captured) == 1, captured  # and the bank captured it once
     assert Decimal(captured[0]["captured"]) == loan.requested_amount + interest
     assert Decimal(captured[0]["released"]) == surplus
