@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     bank_port: int = 8102
     treasury_port: int = 8103
     http_timeout_seconds: float = 10.0
+    # the bank simulator follows each bank's GET /v1/events (simulators/bank_feed.py) with the keys
+    # in this JSON file's `banks` member (the local stack passes its credentials.json); unset: it does not
+    bank_feed_credentials: Path | None = None
+    bank_feed_idle_seconds: float = Field(default=5.0, gt=0)  # the longest pause between polls of a quiet feed
 
     # shared secrets of the signed callbacks (the local stack generates them into .zcd/).
     # The defaults are public development values: `zcd api` refuses them on a non-loopback host.

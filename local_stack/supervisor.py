@@ -313,7 +313,10 @@ async def start(stack: Stack) -> dict[str, Any]:
         "ZCD_CODEC_CORS_ORIGIN": os.environ.get("ZCD_CODEC_CORS_ORIGIN") or ui_url,
     }
     zcd = [sys.executable, "-m", "cli.main"]
-    stack.spawn("simulators", [*zcd, "simulators"], env)
+    # the bank simulator follows each seeded bank's event feed with that bank's key (its book
+    # from events, GET /sim/book): the keys from the credentials file, never from the environment
+    feed = {"ZCD_BANK_FEED_CREDENTIALS": str(root / "credentials.json")}
+    stack.spawn("simulators", [*zcd, "simulators"], env | feed)
     for url in (settings.procurement_url, settings.bank_url, settings.treasury_url):
         await wait_for(url, stack, _http_ok(f"{url}/healthz"))
     stack.spawn("worker", [*zcd, "worker"], env)

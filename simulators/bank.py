@@ -22,6 +22,8 @@ first answer and never has a second effect):
 - `POST /overdue-notices` `{application_id, bank_code, contract_no, outstanding_principal,
   overdue_since}` → 201 `{notice_id, received_at}` (200 for a notice already received).
 
+Each bank's book from the platform's event feed (simulators/bank_feed.py): `GET /sim/book?bank_code=&loans=`.
+
 Test hooks (never faulted): `GET /sim/disbursements?contract_no=&application_id=` →
 `{"items": [{disbursement_id, contract_no, amount, account_no, idempotency_key, executed_at, …}]}`,
 every disbursement executed; `GET /sim/repayments?contract_no=&application_id=`;
@@ -42,6 +44,7 @@ from pydantic import BaseModel, Field
 from domain.credit_profile import CreditProfile
 from domain.money import ZERO, Money, money_str
 from domain.settings import Settings
+from simulators.bank_feed import FeedFollower, read_bank_keys, summary
 from simulators.clock import now
 from simulators.idempotency import Answer, IdempotencyKey, IdempotentAnswers, StoredAnswer
 from simulators.problems import invalid_state, validation_error
@@ -297,14 +300,31 @@ def _notice_answer(entry: OverdueNoticeEntry) -> dict[str, Any]:
 # ---- HTTP --------------------------------------------------------------------------------
 
 
-def create_bank_app(settings: Settings, state_file: Path | None = None, *, fault_seed: int | None = None) -> FastAPI:
-    """`settings` is taken for symmetry with the other systems; the bank calls no one."""
-    del settings
+def create_bank_app(
+    settings: Settings,
+    state_file: Path | None = None,
+    *,
+    fault_seed: int | None = None,
+    book_file: Path | None = None,
+) -> FastAPI:
+    """The bank calls no one, except the platform's event feed when `bank_feed_credentials` is
+    set: its book from events (simulators/bank_feed.py) is kept in `book_file`."""
     sim = BankSimulator(state_file)
     app = new_system_app("bank", "Bank systems (simulator)", __doc__ or "", fault_seed=fault_seed)
     app.state.simulator = sim
+    follower = None
+    if settings.bank_feed_credentials is not None:
+        follower = FeedFollower(
+            settings.api_url,
+            read_bank_keys(settings.bank_feed_credentials),
+            book_file,
+            idle_seconds=settings.bank_feed_idle_seconds,
+            http_timeout=settings.http_timeout_seconds,
+        )
+        app.state.background = [follower.run]  # started and cancelled with the server (simulators/main.py)
+    app.state.feed = follower
     app.include_router(_own_api(sim))
-    app.include_router(_hooks(sim))
+    app.include_router(_hooks(sim, follower))
     return app
 
 
@@ -336,8 +356,17 @@ def _own_api(sim: BankSimulator) -> APIRouter:
     return router
 
 
-def _hooks(sim: BankSimulator) -> APIRouter:
+def _hooks(sim: BankSimulator, follower: FeedFollower | None) -> APIRouter:
     router = APIRouter(prefix="/sim", tags=["sim"])
+
+    @router.get("/book")
+    async def book(bank_code: str | None = None, loans: bool = False) -> dict[str, Any]:
+        """Each bank's book as it built it from its event feed alone (`following` false: no keys
+        given, no feed followed); `loans=true` adds every application with its events as applied."""
+        if follower is None:
+            return {"following": False, "banks": []}
+        books = [b for code, b in sorted(follower.books.banks.items()) if bank_code in (None, code)]
+        return {"following": True, "banks": [summary(b, with_loans=loans) for b in books]}
 
     def listed(entries: list[Any], **filters: str | None) -> Items:
         chosen = [e for e in entries if all(v is None or getattr(e, k) == v for k, v in filters.items())]

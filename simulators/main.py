@@ -68,7 +68,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
 
 
 def state_files(data_dir: Path | None) -> dict[str, Path | None]:
-    names = ("procurement", "bank", "treasury")
+    names = ("procurement", "bank", "treasury", "bank-book")
     return {name: (data_dir / "simulators" / f"{name}.json" if data_dir else None) for name in names}
 
 
@@ -76,7 +76,7 @@ def build_apps(settings: Settings, data_dir: Path | None) -> dict[str, FastAPI]:
     files = state_files(data_dir)
     return {
         "procurement": create_procurement_app(settings, files["procurement"]),
-        "bank": create_bank_app(settings, files["bank"]),
+        "bank": create_bank_app(settings, files["bank"], book_file=files["bank-book"]),
         "treasury": create_treasury_app(settings, files["treasury"]),
     }
 
@@ -91,12 +91,22 @@ async def running(services: list[SimulatorService]) -> AsyncIterator[None]:
         asyncio.create_task(server.serve(sockets=[s.sock]), name=f"simulator-{s.name}")
         for server, s in zip(servers, services, strict=True)
     ]
+    # what an app runs beside its server (the bank's feed follower), once the servers answer
+    background: list[asyncio.Task[None]] = []
     try:
         await _started(servers, tasks)
         for s in services:
             log.info("simulator.started", system=s.name, port=s.port)
+        background = [
+            asyncio.create_task(job(), name=f"simulator-{s.name}-background")
+            for s in services
+            for job in getattr(s.app.state, "background", [])
+        ]
         yield
     finally:
+        for job in background:
+            job.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
         for server in servers:
             server.should_exit = True
         await asyncio.gather(*tasks, return_exceptions=True)
