@@ -147,3 +147,38 @@ def _show(amount: Decimal | None) -> str:
 
 def _amounts(amounts: list[Decimal]) -> str:
     return "[" + ", ".join(f"{a:.2f}" for a in amounts) + "]"
+
+
+# ---- each bank's book from its event feed against /v1/stats ----------------------------------
+
+BOOK_FIGURES = ("financing_disbursed", "outstanding")
+
+
+def book_disagreements(books: Iterable[dict[str, Any]], stats: dict[str, Any]) -> list[str]:
+    """Where the banks' books, built from their event feeds alone (GET /sim/book), differ from
+    `/v1/stats`: per bank the money paid out, the principal outstanding and the loans; summed
+    over the banks, the applications in each stage (only when every bank of the stats follows its
+    feed). Absolute figures: a feed followed from its start has seen every application."""
+    books = list(books)
+    rows = _rows(stats, "by_bank", "bank_code")
+    found = []
+    for book in books:
+        code = book["bank_code"]
+        row = rows.get(code, {})
+        for name in BOOK_FIGURES:
+            mine, theirs = Decimal(book[name]), Decimal(row.get(name, "0.00"))
+            if mine != theirs:
+                found.append(f"book {code} {name} {mine:.2f} from events, /v1/stats says {theirs:.2f}")
+        if book["loans"] != row.get("loans", 0):
+            found.append(f"book {code} loans {book['loans']} from events, /v1/stats says {row.get('loans', 0)}")
+        found += [f"book {code}: {line}" for line in book.get("out_of_order", [])]
+    if books and set(rows) <= {book["bank_code"] for book in books}:
+        counted: Counter[str] = Counter()
+        for book in books:
+            counted.update(book["applications"])
+        counts = stats.get("applications", {})
+        for stage in sorted(set(counts) | set(counted)):
+            count = counts.get(stage, 0)
+            if counted.get(stage, 0) != count:
+                found.append(f"books applications[{stage}] {counted.get(stage, 0)} from events, /v1/stats says {count}")
+    return found

@@ -4,7 +4,9 @@ reconciliations found — in tables a person reads at the end of the run."""
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -24,6 +26,9 @@ class Report:
     stats_caught_up: bool = False  # the read model needed a moment after the last GET application
     stuck: int | None = None  # what GET /v1/ops/stuck lists after the run (whole platform)
     misdirected: int = 0  # this run's payments into a wrong account, each a stuck process
+    books: list[dict[str, Any]] = field(default_factory=list)  # each bank's book from its event feed
+    book_disagreements: list[str] | None = None  # None: no bank follows its feed here
+    book_seconds: float = 0.0  # how long the books took to agree with /v1/stats after the run
 
 
 def stage_table(records: list[LoanRecord]) -> Table:
@@ -53,6 +58,48 @@ def money_table(records: list[LoanRecord]) -> Table:
     for name, amount in rows.items():
         table.add_row(name, f"{amount:,.2f}")
     return table
+
+
+def book_table(books: list[dict[str, Any]]) -> Table:
+    """The banks' books from their event feeds (banks with nothing in them left out)."""
+    table = Table(title="each bank's book, from its event feed alone")
+    for name in ("bank", "applications", "loans", "disbursed", "principal repaid", "interest", "outstanding", "events"):
+        table.add_column(name, justify="left" if name == "bank" else "right")
+    for book in books:
+        applications = sum(book["applications"].values())
+        if not applications:
+            continue
+        table.add_row(
+            book["bank_code"],
+            str(applications),
+            str(book["loans"]),
+            f"{Decimal(book['financing_disbursed']):,.2f}",
+            f"{Decimal(book['repaid']['principal']):,.2f}",
+            f"{Decimal(book['repaid']['interest']):,.2f}",
+            f"{Decimal(book['outstanding']):,.2f}",
+            str(book["events_applied"]),
+        )
+    return table
+
+
+def print_books(report: Report, console: Console) -> None:
+    if report.book_disagreements is None:
+        console.print("(no bank follows its event feed here: the bank simulator was given no keys)")
+        return
+    console.print(book_table(report.books))
+    if report.book_disagreements:
+        console.print(f"[bold red]banks' books: {len(report.book_disagreements)} disagreements with /v1/stats[/]")
+        for line in report.book_disagreements:
+            console.print(f"  - {line}")
+        errors = {b["bank_code"]: b["last_error"] for b in report.books if b.get("last_error")}
+        for code, error in sorted(errors.items()):
+            console.print(f"  ({code}'s last poll of its feed: {error})")
+    else:
+        console.print(
+            f"[bold green]banks' books agree[/] — each bank's book built from GET /v1/events alone equals "
+            f"/v1/stats for that bank (disbursed, outstanding, loans) and, over all banks, its count per stage "
+            f"(caught up {report.book_seconds:.1f} s after the run)"
+        )
 
 
 def print_report(report: Report, console: Console) -> None:
@@ -86,3 +133,4 @@ def print_report(report: Report, console: Console) -> None:
             "[bold green]reconciliation: agrees[/] — platform per application, bank disbursements "
             "and the change of /v1/stats (totals, per bank, per district, per stage)"
         )
+    print_books(report, console)

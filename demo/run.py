@@ -10,7 +10,9 @@ The plan (demo/plan.py) is fixed by the seed; each financing is driven by demo/d
 three records of this run's loans are then reconciled (demo/reconciliation.py: the platform's
 figures per application, the bank simulator's disbursements, the change of `GET /v1/stats`
 between a snapshot before and one after the run, so it works on a platform that already
-holds loans) and reported (demo/report.py).
+holds loans) and reported (demo/report.py). Each bank's book as the bank simulator built it
+from that bank's event feed alone (`GET /sim/book`, simulators/bank_feed.py) is then held
+against `/v1/stats` per bank.
 """
 
 from __future__ import annotations
@@ -27,12 +29,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from demo.driving import DemoError, Driver, Outcome, drive_all
 from demo.plan import APPROVED, EXPECTED_STAGE, Plan, Scenario, plan_financings
-from demo.reconciliation import LoanRecord, money_or_none, reconcile, stats_disagreements
+from demo.reconciliation import LoanRecord, book_disagreements, money_or_none, reconcile, stats_disagreements
 from demo.report import Report, print_report
 from domain.money import ZERO
 from outside_world import Handoff, HandoffMissing, OutsideWorld
 
 STATS_CATCH_UP_SECONDS = 5.0
+# a quiet feed is polled every ZCD_BANK_FEED_IDLE_SECONDS (5 s by default) at the longest
+BOOK_CATCH_UP_SECONDS = 30.0
 
 
 async def record_of(world: OutsideWorld, outcome: Outcome) -> LoanRecord:
@@ -96,10 +100,39 @@ async def run_demo(
             after = await _settled_stats(world, records, before)
             found = reconcile(records, before, after)
         stuck = len(await world.ops.stuck())
+        books, book_found, book_waited = await _books_against_stats(world)
     failures = [o for o in outcomes if o.error]
     misdirected = sum(1 for p in plans if p.scenario is Scenario.MISDIRECTED)
     seconds = time.monotonic() - started
-    return Report(records, failures, found, seconds, caught_up and not found, stuck, misdirected)
+    return Report(
+        records,
+        failures,
+        found,
+        seconds,
+        caught_up and not found,
+        stuck,
+        misdirected,
+        books=books,
+        book_disagreements=book_found,
+        book_seconds=book_waited,
+    )
+
+
+async def _books_against_stats(world: OutsideWorld) -> tuple[list[dict[str, Any]], list[str] | None, float]:
+    """Each bank's book from its event feed (the bank simulator's), held against /v1/stats:
+    (books, disagreements — None when no bank follows its feed here —, seconds waited). The
+    books lag the platform by a poll or two, so they are read until they agree, for a while."""
+    began = time.monotonic()
+    while True:
+        shown = await world.bank_systems.book()
+        if not shown["following"]:
+            return [], None, 0.0
+        books: list[dict[str, Any]] = shown["banks"]
+        found = book_disagreements(books, await world.ops.stats())
+        waited = time.monotonic() - began
+        if not found or waited > BOOK_CATCH_UP_SECONDS:
+            return books, found, waited
+        await asyncio.sleep(0.5)
 
 
 def _only_stats(found: list[str]) -> bool:
@@ -132,4 +165,4 @@ def run(data_dir: Path, count: int, seed: int, concurrency: int, stage_timeout: 
         run_demo(handoff, count=count, seed=seed, concurrency=concurrency, stage_timeout=stage_timeout, console=console)
     )
     print_report(report, console)
-    return not report.failures and not report.disagreements and bool(report.records)
+    return not report.failures and not report.disagreements and not report.book_disagreements and bool(report.records)

@@ -44,9 +44,10 @@ class BankSystems:
         result: dict[str, Any] = expect(answer, 200, "POST /sim/faults")
         return result
 
-    async def book(self, bank_code: str | None = None) -> dict[str, Any]:
-        """`GET /sim/book`: each bank's book built from its event feed alone, and where it is."""
-        params = {"bank_code": bank_code} if bank_code else None
-        answer = await send(self.http, "GET", f"{self.simulator}/sim/book", params=params)
+    async def book(self, bank_code: str | None = None, *, loans: bool = False) -> dict[str, Any]:
+        """`GET /sim/book`: each bank's book built from its event feed alone, and where it is;
+        `loans`: with every application in it and its events in the order applied."""
+        params = ({"bank_code": bank_code} if bank_code else {}) | ({"loans": "true"} if loans else {})
+        answer = await send(self.http, "GET", f"{self.simulator}/sim/book", params=params or None)
         book: dict[str, Any] = expect(answer, 200, "GET /sim/book")
         return book

@@ -1,5 +1,6 @@
 """`zcd demo` against the platform as `make run` starts it: ten financings of every kind,
-the reconciliation agrees, and Ctrl-C then stops everything the stack started."""
+the reconciliation agrees, each bank's book from its event feed agrees with /v1/stats, and
+Ctrl-C then stops everything the stack started."""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ def test_demo_drives_ten_financings_and_reconciles() -> None:
         output = demo.stdout + demo.stderr
         assert demo.returncode == 0, output
         assert "reconciliation: agrees" in output, output
+        # each bank's book, built by the bank simulator from its event feed alone, equals /v1/stats
+        assert "banks' books agree" in output, output
         assert stage_count(output, "settled") >= 1, output
         assert stage_count(output, "bank_review") >= 1, output
         assert stage_count(output, "repaying") >= 1, output

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from demo.plan import CYCLE, EXPECTED_STAGE, Scenario, plan_financings
-from demo.reconciliation import LoanRecord, loan_disagreements, reconcile
+from demo.reconciliation import LoanRecord, book_disagreements, loan_disagreements, reconcile
 from domain.credit_code import is_valid_credit_code
 from outside_world.money import one_day_interest
 
@@ -215,3 +215,53 @@ def test_the_plan_is_deterministic_and_shows_every_scenario_in_ten() -> None:
 def test_one_day_of_interest_is_rounded_half_up_to_the_fen() -> None:
     # API.md's example: one day on 700,000.00 at 3.85 % a year, actual/360
     assert one_day_interest(D("700000.00"), D("0.0385")) == D("74.86")
+
+
+def book(code: str, disbursed: str, outstanding: str, loans: int, **stages: int) -> dict[str, Any]:
+    return {
+        "bank_code": code,
+        "financing_disbursed": disbursed,
+        "outstanding": outstanding,
+        "loans": loans,
+        "applications": stages,
+        "out_of_order": [],
+    }
+
+
+STATS: dict[str, Any] = {
+    "applications": {"settled": 1, "repaying": 1, "bank_review": 1},
+    "by_bank": [
+        {"bank_code": "ICBC", "financing_disbursed": "700000.00", "outstanding": "0.00", "loans": 1},
+        {"bank_code": "BOC", "financing_disbursed": "300000.00", "outstanding": "180032.10", "loans": 1},
+    ],
+}
+BOOKS = [
+    book("ICBC", "700000.00", "0.00", 1, settled=1, bank_review=1),
+    book("BOC", "300000.00", "180032.10", 1, repaying=1),
+]
+
+
+def test_books_from_events_that_agree_with_stats_give_no_disagreement() -> None:
+    assert book_disagreements(BOOKS, STATS) == []
+
+
+def test_a_book_off_by_a_fen_or_a_loan_is_named() -> None:
+    off = [BOOKS[0], book("BOC", "300000.00", "180032.11", 2, repaying=1)]
+    assert book_disagreements(off, STATS) == [
+        "book BOC outstanding 180032.11 from events, /v1/stats says 180032.10",
+        "book BOC loans 2 from events, /v1/stats says 1",
+    ]
+
+
+def test_stage_counts_are_compared_only_when_every_bank_follows_its_feed() -> None:
+    lagging = [BOOKS[0], book("BOC", "300000.00", "180032.10", 1, disbursing=1)]
+    assert book_disagreements(lagging, STATS) == [
+        "books applications[disbursing] 1 from events, /v1/stats says 0",
+        "books applications[repaying] 0 from events, /v1/stats says 1",
+    ]
+    assert book_disagreements(lagging[:1], STATS) == []  # BOC's feed not followed: no sum to compare
+
+
+def test_a_stage_change_the_book_could_not_follow_is_named() -> None:
+    confused = [BOOKS[0] | {"out_of_order": ["7: A bank_review→account_lock, book had verifying"]}, BOOKS[1]]
+    assert book_disagreements(confused, STATS) == ["book ICBC: 7: A bank_review→account_lock, book had verifying"]
