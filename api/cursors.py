@@ -1,6 +1,13 @@
-"""Cursors the API hands out are tamper-evident: the store's keyset cursor, signed with a
-key derived from the platform's secrets (HMAC-SHA256). A cursor this API did not issue is
-422 `validation_error` before anything is decoded or looked up (API.md v1.1 "Edges")."""
+"""Cursors the API hands out are tamper-evident: the store's keyset cursor, signed with a key
+derived from the platform's cursor secret (`ZCD_CURSOR_SECRET`, HMAC-SHA256). A cursor this API
+did not issue is 422 `validation_error` before anything is decoded or looked up (API.md v1.1
+"Edges").
+
+The secret is the cursors' own: the callback secrets can be rotated without a bank's stored
+feed cursor going stale. It is shared by every API replica and kept across restarts (the local
+stack generates it into `.zcd/credentials.json`); "new,old" rotates it without invalidating the
+cursors signed with the old one.
+"""
 
 from __future__ import annotations
 
@@ -15,18 +22,20 @@ _SEPARATOR = "."
 _MAC_CHARS = 32  # 128 bits of the HMAC: plenty against forgery, short in a URL
 
 
-def cursor_key(settings: Settings) -> bytes:
-    """Derived from the callback secrets (set in every deployment, shared by every API
-    replica), so cursors stay valid across restarts and replicas without a setting of their own."""
-    material = f"{settings.treasury_secret}\x1f{settings.procurement_secret}".encode()
-    return hmac.new(material, b"zcd list cursors v1", hashlib.sha256).digest()
+def cursor_keys(settings: Settings) -> list[bytes]:
+    """One key per secret listed, the signing one first."""
+    secrets = [part.strip() for part in settings.cursor_secret.split(",") if part.strip()]
+    return [hmac.new(secret.encode(), b"zcd list cursors v1", hashlib.sha256).digest() for secret in secrets]
+
+
+def _mac(key: bytes, raw: str) -> str:
+    return hmac.new(key, raw.encode(), hashlib.sha256).hexdigest()[:_MAC_CHARS]
 
 
 def sign(settings: Settings, raw: str | None) -> str | None:
     if raw is None:
         return None
-    mac = hmac.new(cursor_key(settings), raw.encode(), hashlib.sha256).hexdigest()[:_MAC_CHARS]
-    return f"{raw}{_SEPARATOR}{mac}"
+    return f"{raw}{_SEPARATOR}{_mac(cursor_keys(settings)[0], raw)}"
 
 
 def opened(settings: Settings, token: str | None) -> str | None:
@@ -35,7 +44,6 @@ def opened(settings: Settings, token: str | None) -> str | None:
         return None
     raw, separator, mac = token.rpartition(_SEPARATOR)
     if separator and raw.isascii() and mac.isascii():
-        expected = hmac.new(cursor_key(settings), raw.encode(), hashlib.sha256).hexdigest()[:_MAC_CHARS]
-        if hmac.compare_digest(mac, expected):
+        if any(hmac.compare_digest(mac, _mac(key, raw)) for key in cursor_keys(settings)):
             return raw
     raise Problem(ErrorCode.VALIDATION_ERROR, "the cursor is not one this service returned")

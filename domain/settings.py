@@ -7,13 +7,14 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Public development values of the callback secrets: fine for tests and local tools, never
 # for an API others can reach (see `public_default_secrets`).
 DEV_TREASURY_SECRET = "dev-treasury-secret"
 DEV_PROCUREMENT_SECRET = "dev-procurement-secret"
+DEV_CURSOR_SECRET = "dev-cursor-secret"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
@@ -75,6 +76,10 @@ class Settings(BaseSettings):
     treasury_secret: str = DEV_TREASURY_SECRET
     procurement_secret: str = DEV_PROCUREMENT_SECRET
     signature_tolerance_seconds: int = 300
+    # signs the list and event-feed cursors the API hands out (api/cursors.py); its own secret, so a
+    # rotation of the callback secrets leaves the cursors banks have stored valid. "new,old" while
+    # rotating it: cursors are signed with the first and any listed one is accepted
+    cursor_secret: str = DEV_CURSOR_SECRET
 
     # payload encryption: "kid:base64key,kid2:base64key"; the first is used to encrypt
     codec_keys: str = ""
@@ -92,15 +97,23 @@ class Settings(BaseSettings):
     log_format: str = "auto"  # json | console | auto (console on a terminal)
     log_level: str = "INFO"
 
+    @field_validator("cursor_secret")
+    @classmethod
+    def _a_cursor_secret(cls, value: str) -> str:
+        if not any(part.strip() for part in value.split(",")):
+            raise ValueError("ZCD_CURSOR_SECRET needs at least one secret")
+        return value
+
 
 def public_default_secrets(settings: Settings) -> list[str]:
-    """The environment names of the callback secrets still at their public development
+    """The environment names of the secrets (callbacks, cursors) still at their public development
     value when the API is bound beyond loopback (empty when it is safe to serve)."""
     if settings.api_host.strip("[]").lower() in LOOPBACK_HOSTS:
         return []
     defaults = {
         "ZCD_TREASURY_SECRET": (settings.treasury_secret, DEV_TREASURY_SECRET),
         "ZCD_PROCUREMENT_SECRET": (settings.procurement_secret, DEV_PROCUREMENT_SECRET),
+        "ZCD_CURSOR_SECRET": (settings.cursor_secret, DEV_CURSOR_SECRET),
     }
     return [name for name, (value, public) in defaults.items() if value == public]
 

@@ -16,6 +16,7 @@ import contextlib
 import ctypes
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -175,14 +176,20 @@ def load_credentials(root: Path) -> dict[str, Any]:
 
     They include the payload encryption key (`codec_keys`, the ZCD_CODEC_KEYS format): a
     credentials.json from before encryption gains one on its next run, and the histories
-    written before stay readable (the codec passes unencrypted payloads through)."""
+    written before stay readable (the codec passes unencrypted payloads through). Likewise the
+    cursors' own secret (`cursor_secret`, ZCD_CURSOR_SECRET)."""
     path = root / "credentials.json"
     creds = dict(json.loads(path.read_text())) if path.exists() else None
-    if creds is not None and creds.get("codec_keys"):
+    if creds is not None and creds.get("codec_keys") and creds.get("cursor_secret"):
         return creds
     if creds is None:
         creds = generate_credentials([b.bank_code for b in WUXI_BANKS])
-    creds["codec_keys"] = f"{LOCAL_CODEC_KEY_ID}:{EncryptionCodec.new_key()}"
+    if not creds.get("codec_keys"):
+        creds["codec_keys"] = f"{LOCAL_CODEC_KEY_ID}:{EncryptionCodec.new_key()}"
+    if not creds.get("cursor_secret"):
+        # from before cursors had their own secret: the cursors handed out then were signed
+        # with a key derived from the callback secrets, and are refused from now on (422)
+        creds["cursor_secret"] = secrets.token_urlsafe(32)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # never readable by others
     with os.fdopen(descriptor, "w") as out:
         out.write(json.dumps(creds, indent=2, ensure_ascii=False))
@@ -305,6 +312,7 @@ async def start(stack: Stack) -> dict[str, Any]:
         "DATABASE_URL": database_url,
         "ZCD_TREASURY_SECRET": creds["treasury_secret"],
         "ZCD_PROCUREMENT_SECRET": creds["procurement_secret"],
+        "ZCD_CURSOR_SECRET": creds["cursor_secret"],
         "ZCD_DATA_DIR": str(root),
         "ZCD_WORKER_METRICS_HOST": settings.worker_metrics_host,
         "ZCD_WORKER_METRICS_PORT": str(settings.worker_metrics_port),

@@ -57,16 +57,18 @@ def new_key() -> str:
 
 def generate_credentials(bank_codes: Iterable[str]) -> dict[str, Any]:
     """Fresh credentials for a local stack or a test, in the shape of `.zcd/dev.json`:
-    ``{"banks": {code: key}, "ops": key, "treasury_secret": ..., "procurement_secret": ...}``.
+    ``{"banks": {code: key}, "ops": key, "treasury_secret": ..., "procurement_secret": ...,
+    "cursor_secret": ...}``.
 
-    Only "banks" and "ops" are API principals (stored by `ensure_credentials`); the two
-    secrets are HMAC secrets of the signed callbacks and belong in the settings.
+    Only "banks" and "ops" are API principals (stored by `ensure_credentials`); the secrets
+    are the HMAC secrets of the signed callbacks and of the cursors, and belong in the settings.
     """
     return {
         "banks": {code: new_key() for code in bank_codes},
         "ops": new_key(),
         "treasury_secret": secrets.token_urlsafe(32),
         "procurement_secret": secrets.token_urlsafe(32),
+        "cursor_secret": secrets.token_urlsafe(32),
     }
 
 

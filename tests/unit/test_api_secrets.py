@@ -13,7 +13,11 @@ import runtime.logging
 from cli import main as cli
 from domain.settings import DEV_PROCUREMENT_SECRET, DEV_TREASURY_SECRET, Settings, public_default_secrets
 
-REAL: dict[str, Any] = {"treasury_secret": "t-" + "x" * 40, "procurement_secret": "p-" + "y" * 40}
+REAL: dict[str, Any] = {
+    "treasury_secret": "t-" + "x" * 40,
+    "procurement_secret": "p-" + "y" * 40,
+    "cursor_secret": "c-" + "z" * 40,
+}
 
 
 def test_the_defaults_are_the_public_values() -> None:
@@ -28,8 +32,14 @@ def test_loopback_accepts_the_defaults(host: str) -> None:
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "10.0.0.5", "api.example.com"])
 def test_beyond_loopback_names_each_default_secret(host: str) -> None:
-    assert public_default_secrets(Settings(api_host=host)) == ["ZCD_TREASURY_SECRET", "ZCD_PROCUREMENT_SECRET"]
-    only_treasury = Settings(api_host=host, procurement_secret=REAL["procurement_secret"])
+    assert public_default_secrets(Settings(api_host=host)) == [
+        "ZCD_TREASURY_SECRET",
+        "ZCD_PROCUREMENT_SECRET",
+        "ZCD_CURSOR_SECRET",
+    ]
+    only_treasury = Settings(
+        api_host=host, procurement_secret=REAL["procurement_secret"], cursor_secret=REAL["cursor_secret"]
+    )
     assert public_default_secrets(only_treasury) == ["ZCD_TREASURY_SECRET"]
     assert public_default_secrets(Settings(api_host=host, **REAL)) == []
 
