@@ -35,7 +35,10 @@ log = structlog.get_logger("simulators.bank_feed")
 
 PAGE = 200  # events asked for per poll
 RECENT_IDS = 2000  # event ids remembered per bank: far more than a page served again can hold
-BUSY_PAUSE = 0.2  # seconds between polls while the feed has news; idle pauses grow to the setting
+# seconds between polls while the feed has news (at most the idle setting); after an empty page
+# the pause doubles up to the setting. Every poll is an audited read at the API: a bank's system
+# polls every second or so, not as fast as it can
+BUSY_PAUSE = 1.0
 
 
 class LoanInBook(BaseModel):
@@ -210,7 +213,8 @@ class FeedFollower:
         return len(page["items"])
 
     async def follow(self, http: httpx.AsyncClient, bank_code: str) -> None:
-        pause = BUSY_PAUSE
+        busy = min(BUSY_PAUSE, self.idle_seconds)
+        pause = busy
         while True:
             try:
                 seen = await self.poll(http, bank_code)
@@ -222,7 +226,7 @@ class FeedFollower:
                 self.books.banks[bank_code].last_error = problem
                 pause = min(self.idle_seconds, pause * 2)
             else:
-                pause = 0.0 if seen >= PAGE else (BUSY_PAUSE if seen else min(self.idle_seconds, pause * 2))
+                pause = 0.0 if seen >= PAGE else (busy if seen else min(self.idle_seconds, pause * 2))
             await asyncio.sleep(pause)
 
     async def run(self) -> None:
