@@ -14,7 +14,6 @@ the tests can hold it against the platform's own figures (`/v1/stats`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections import Counter
 from datetime import datetime
@@ -237,8 +236,7 @@ class FeedFollower:
 
     async def _started_after(self, delay: float, http: httpx.AsyncClient, bank_code: str) -> None:
         await asyncio.sleep(delay)  # spread the banks' polls rather than all at one instant
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.follow(http, bank_code)
+        await self.follow(http, bank_code)
 
 
 class FeedRefused(Exception):

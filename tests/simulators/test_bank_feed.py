@@ -5,11 +5,13 @@ book's figures are what the events say."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from domain.settings import Settings
 from simulators.bank import create_bank_app
@@ -145,3 +147,18 @@ async def test_the_hook_shows_the_book_and_says_when_no_feed_is_followed(tmp_pat
         assert shown["following"] is following
         assert [b["bank_code"] for b in shown["banks"]] == (["ICBC"] if following else [])
         assert KEY not in json.dumps(shown)  # the book never shows the key it reads with
+
+
+async def test_a_follower_whose_platform_is_down_waits_and_stops_when_told(tmp_path: Path) -> None:
+    follower = FeedFollower("http://127.0.0.1:9", {"ICBC": KEY, "ABC": KEY}, None, idle_seconds=0.05)
+    following = asyncio.create_task(follower.run())
+    for _ in range(1000):  # each bank's first poll finds nothing listening (at most 10 s)
+        if all(book.last_error for book in follower.books.banks.values()):
+            break
+        await asyncio.sleep(0.01)
+    assert all(book.last_error for book in follower.books.banks.values())
+    assert not following.done()  # it keeps trying
+    following.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await following
+    assert {book.cursor for book in follower.books.banks.values()} == {None}
