@@ -670,16 +670,3 @@ async def test_submission_is_idempotent_by_application_id(h: Harness) -> None:
     assert second.application_id == first.application_id and second.stage == Stage.BANK_REVIEW
     assert h.fakes.calls[steps.REGISTER_FINANCING] == 1
     del handle
-
-
-async def test_happy_path_history_size(h: Harness) -> None:
-    """Temporal's cost is history. Every keyed step but the two that move money is a local
-    activity (one marker), records coalesce, search attributes change only with what they show.
-    On the time-skipping server the harness's queries add a workflow task or two; the figure as
-    a production loan sees it (<= 60 events, <= 16 KB encrypted, on the dev server) is pinned
-    in test_history_size.py. A change that adds steps makes room first."""
-    no, handle, view = await approved_and_locked(h)
-    await h.signal(handle, names.SIGNAL_TREASURY_PAYMENT, _payment(no, "1000000.00", view.disbursed_on))
-    await h.final(handle)
-    events = await _history_event_types(handle)
-    assert len(events) <= 62, len(events)
