@@ -166,7 +166,11 @@ async def review(p: Process) -> None:
         if state.review.decision is None and state.review.resend_requested:
             p.unflag("deadline")
             state.review.resends += 1
-            await submit_for_review(p)
+            try:
+                await submit_for_review(p)
+            except (ActivityError, StepRefused) as err:
+                detail = refusal_of(err, "the bank's credit system refused the application sent again").detail
+                await saga.end(p, Stage.REJECTED, detail)
             state.review.resend_requested = False
             continue
         break
@@ -216,16 +220,21 @@ async def lock_account(p: Process) -> None:
         await saga.end(p, Stage.FAILED, "the purchaser did not confirm the payee account change in time")
     offline = state.lock.offline
     if offline is not None:
-        await p.step(
-            steps.RECORD_OFFLINE_ANSWER,
-            steps.OfflineAnswerRecord(
-                application_id=inp.application_id,
-                contract_no=inp.request.contract_no,
-                decision=offline.decision,
-                note=offline.note,
-            ),
-            "record the purchaser's offline answer in the procurement system",
-        )
+        try:
+            await p.step(
+                steps.RECORD_OFFLINE_ANSWER,
+                steps.OfflineAnswerRecord(
+                    application_id=inp.application_id,
+                    contract_no=inp.request.contract_no,
+                    decision=offline.decision,
+                    note=offline.note,
+                ),
+                "record the purchaser's offline answer in the procurement system",
+            )
+        except (ActivityError, StepRefused) as err:
+            # the payee change is not in effect without the procurement system's record
+            detail = refusal_of(err, "the procurement system refused the offline answer").detail
+            await saga.end(p, Stage.FAILED, detail)
     if state.lock.answer == "refused":
         await saga.end(p, Stage.FAILED, "the purchaser refused the payee account change")
     if state.interrupted:
@@ -233,16 +242,21 @@ async def lock_account(p: Process) -> None:
 
     saga.register(p, "treasury")
     p.enter(Stage.DISBURSING, waiting_for="the treasury to register the locked account")
-    await p.step(
-        steps.LOCK_PAYEE_ACCOUNT,
-        steps.TreasuryLock(
-            application_id=inp.application_id,
-            contract_no=inp.request.contract_no,
-            account_no=account.account_no,
-            bank_code=inp.bank_code,
-        ),
-        "register the locked payee account with the treasury",
-    )
+    try:
+        await p.step(
+            steps.LOCK_PAYEE_ACCOUNT,
+            steps.TreasuryLock(
+                application_id=inp.application_id,
+                contract_no=inp.request.contract_no,
+                account_no=account.account_no,
+                bank_code=inp.bank_code,
+            ),
+            "register the locked payee account with the treasury",
+        )
+    except (ActivityError, StepRefused) as err:
+        # no payout into an account the treasury will not pay into
+        detail = refusal_of(err, "the treasury refused to register the locked account").detail
+        await saga.end(p, Stage.FAILED, detail)
 
 
 # ---------------------------------------------------------------------- disbursing
