@@ -8,6 +8,7 @@ UI's own origin (the proxy of `zcd run`), where the browser sends the session co
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import stat
@@ -21,7 +22,7 @@ import httpx
 import pytest
 from google.protobuf.message import Message
 from temporalio.api.common.v1 import Payload
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 
 from domain.contracts import Contract, ContractStatus, Purchaser, Supplier
 from runtime.codec import ENCODING, NULL_ENCODING
@@ -141,7 +142,13 @@ async def test_make_run_stores_only_ciphertext_and_the_api_still_reads_it(
     assert settled["principal_repaid"] == "700000.00" and settled["surplus_released"] == "299925.14"
 
     plain = await Client.connect(dev["temporal"])  # no codec: what anyone with Temporal access sees
-    history = await plain.get_workflow_handle(f"financing-{app_id}").fetch_history()
+    handle = plain.get_workflow_handle(f"financing-{app_id}")
+    # `settled` is recorded before the closing steps run: wait for the process to complete
+    for _ in range(600):
+        if (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED:
+            break
+        await asyncio.sleep(0.1)
+    history = await handle.fetch_history()
     found: dict[str, list[str]] = {}
     for event in history.events:
         for where, payload in payloads_in(event):
