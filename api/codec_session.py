@@ -43,13 +43,18 @@ SESSION_LIFETIME = timedelta(hours=8)  # one working day of an operator
 _PROCESS_SECRET = secrets.token_bytes(32)  # only when no codec keys are configured
 
 
-def session_secret(settings: Settings) -> bytes:
-    """The HMAC key of session cookies, derived from the codec keys (never the keys themselves)."""
+CODEC_PURPOSE = b"zcd codec session v1"
+
+
+def session_secret(settings: Settings, purpose: bytes = CODEC_PURPOSE) -> bytes:
+    """The HMAC key of session cookies, derived from the codec keys (never the keys themselves).
+    Each kind of session (`purpose`: the codec's, the bureau's) has a key of its own, so a
+    cookie of one is never a valid session of another."""
     if not settings.codec_keys:
-        return _PROCESS_SECRET
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"zcd codec session v1").derive(
-        settings.codec_keys.encode()
-    )
+        if purpose == CODEC_PURPOSE:
+            return _PROCESS_SECRET
+        return hmac.new(_PROCESS_SECRET, purpose, hashlib.sha256).digest()
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(settings.codec_keys.encode())
 
 
 def _sign(secret: bytes, body: str) -> str:
@@ -78,10 +83,12 @@ def verify(secret: bytes, token: str, now: float) -> int | None:
         return None
 
 
-def new_session(settings: Settings, who: Principal, now: float | None = None) -> tuple[str, int]:
+def new_session(
+    settings: Settings, who: Principal, now: float | None = None, purpose: bytes = CODEC_PURPOSE
+) -> tuple[str, int]:
     """(token, expiry as unix seconds) for an ops principal who just proved their key."""
     expires_at = int((now if now is not None else time.time()) + SESSION_LIFETIME.total_seconds())
-    return issue(session_secret(settings), who.principal_id, expires_at), expires_at
+    return issue(session_secret(settings, purpose), who.principal_id, expires_at), expires_at
 
 
 def public_base(request: Request) -> str:

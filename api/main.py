@@ -19,6 +19,7 @@ from temporalio.client import Client
 
 from api import problems
 from api.audit import record
+from api.bureau import router as bureau
 from api.edge import WITHOUT_BEARER as EDGE_WITHOUT_BEARER
 from api.edge import Edge
 from api.metrics import LATENCY, REQUESTS
@@ -151,7 +152,7 @@ def create_app(
         )
         return response
 
-    for module in (banks, events, treasury, procurement, ops, ops_actions, stats, health, codec):
+    for module in (banks, events, treasury, procurement, ops, ops_actions, stats, health, codec, bureau):
         app.include_router(module.router)
     # size limit and credentials before any body is read (inside CORS, so preflights still work)
     app.add_middleware(Edge)

@@ -8,7 +8,6 @@ a retried or late write never takes a row back in time and a repeated one change
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -229,63 +228,6 @@ class ApplicationRepository:
             )
         return stuck
 
-    async def stats(self) -> dict[str, Any]:
-        """GET /v1/stats, with Decimal money:
-
-        - credit_granted: amounts approved (授信), whatever happened afterwards;
-        - financing_disbursed: amounts disbursed;
-        - outstanding: principal still owed on loans on the book (a written-off loan's
-          principal has left the book, as in the ledger);
-        - smes_served: distinct suppliers with a disbursed loan;
-        - applications: a count for every stage (zero included);
-        - by_bank: every seeded bank, in seeded order; by_district: every seeded district,
-          then any other district seen on an application. `loans` counts disbursed loans.
-        """
-        async with self._pool.acquire() as connection, connection.transaction(isolation="repeatable_read"):
-            # One snapshot for all four queries, so the totals agree with the breakdowns.
-            totals = await connection.fetchrow(
-                f"""
-                SELECT {_SUMS},
-                       count(DISTINCT supplier_credit_code) FILTER (WHERE disbursed_on IS NOT NULL) AS smes_served
-                  FROM applications
-                """
-            )
-            counts = await connection.fetch("SELECT stage, count(*) AS n FROM applications GROUP BY stage")
-            by_bank = await connection.fetch(
-                f"""
-                SELECT b.bank_code, b.name AS bank_name, {_SUMS}
-                  FROM banks b LEFT JOIN applications a ON a.bank_code = b.bank_code
-                 GROUP BY b.bank_code, b.name, b.sort_order
-                 ORDER BY b.sort_order, b.bank_code
-                """
-            )
-            by_district = await connection.fetch(
-                f"""
-                WITH names AS (
-                    SELECT name, sort_order FROM districts
-                    UNION
-                    SELECT DISTINCT district, 1000000 FROM applications
-                     WHERE district IS NOT NULL AND district NOT IN (SELECT name FROM districts)
-                )
-                SELECT n.name AS district, {_SUMS}
-                  FROM names n LEFT JOIN applications a ON a.district = n.name
-                 GROUP BY n.name, n.sort_order
-                 ORDER BY n.sort_order, n.name
-                """
-            )
-        assert totals is not None  # an aggregate always yields a row
-        stage_counts = {stage.value: 0 for stage in Stage}
-        stage_counts.update({row["stage"]: row["n"] for row in counts})
-        return {
-            "credit_granted": totals["credit_granted"],
-            "financing_disbursed": totals["financing_disbursed"],
-            "outstanding": totals["outstanding"],
-            "smes_served": totals["smes_served"],
-            "applications": stage_counts,
-            "by_bank": [_breakdown(row, "bank_code", "bank_name") for row in by_bank],
-            "by_district": [_breakdown(row, "district") for row in by_district],
-        }
-
     async def list(
         self,
         bank_code: str | None = None,
@@ -337,23 +279,3 @@ class ApplicationRepository:
             last = rows[limit - 1]
             next_cursor = encode_cursor(last["submitted_at"], last["application_id"])
         return items, next_cursor
-
-
-_ZERO_MONEY = "0::numeric(18, 2)"
-# Sums over `applications a` (aliased or not) for the statistics.
-_SUMS = f"""
-    coalesce(sum(approved_amount), {_ZERO_MONEY}) AS credit_granted,
-    coalesce(sum(disbursed_amount), {_ZERO_MONEY}) AS financing_disbursed,
-    coalesce(sum(outstanding_principal) FILTER (WHERE disbursed_on IS NOT NULL AND stage <> 'written_off'),
-             {_ZERO_MONEY}) AS outstanding,
-    count(disbursed_on) AS loans
-"""
-
-
-def _breakdown(row: asyncpg.Record, *keys: str) -> dict[str, Any]:
-    money: dict[str, Decimal] = {
-        "credit_granted": row["credit_granted"],
-        "financing_disbursed": row["financing_disbursed"],
-        "outstanding": row["outstanding"],
-    }
-    return {**{key: row[key] for key in keys}, **money, "loans": row["loans"]}

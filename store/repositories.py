@@ -14,6 +14,7 @@ from store.idempotency import IdempotencyRepository
 from store.ledger import LedgerRepository
 from store.payments import AccountChangeInbox, PaymentInbox
 from store.registry import RegistryRepository
+from store.statistics import StatisticsRepository
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class Repositories:
     audit: AuditTrail
     banks: BankRepository
     events: EventRepository
+    statistics: StatisticsRepository
 
     @classmethod
     def over(cls, pool: asyncpg.Pool) -> Repositories:
@@ -42,4 +44,5 @@ class Repositories:
             audit=AuditTrail(pool),
             banks=BankRepository(pool),
             events=EventRepository(pool),
+            statistics=StatisticsRepository(pool),
         )

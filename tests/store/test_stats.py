@@ -7,8 +7,10 @@ from decimal import Decimal
 import asyncpg
 
 from domain.stages import Stage
+from domain.state_council_calendar import state_council_calendar
 from store.applications import ApplicationRepository
 from store.seed import WUXI_BANKS, WUXI_DISTRICTS
+from store.statistics import StatisticsRepository
 from tests.store.factories import disbursed, make_view
 
 D = Decimal
@@ -17,8 +19,9 @@ MONEY_KEYS = ("credit_granted", "financing_disbursed", "outstanding")
 
 async def test_stats_of_an_empty_book_then_of_a_few_loans(fresh_db_pool: asyncpg.Pool) -> None:
     applications = ApplicationRepository(fresh_db_pool)
-    stats = await applications.stats()
-    assert set(stats) == {*MONEY_KEYS, "smes_served", "applications", "by_bank", "by_district"}
+    stats = await StatisticsRepository(fresh_db_pool).figures(None, state_council_calendar())
+    assert set(stats) == {*MONEY_KEYS, "smes_served", "applications", "by_bank", "by_district", "disbursement_days"}
+    assert stats["disbursement_days"] is None  # no loan yet
     assert [stats[k] for k in MONEY_KEYS] == [D("0.00")] * 3 and all(str(stats[k]) == "0.00" for k in MONEY_KEYS)
     assert stats["smes_served"] == 0
     assert stats["applications"] == {stage.value: 0 for stage in Stage}
@@ -52,7 +55,7 @@ async def test_stats_of_an_empty_book_then_of_a_few_loans(fresh_db_pool: asyncpg
     for view in views:
         await applications.upsert_view(view, "e")
 
-    stats = await applications.stats()
+    stats = await StatisticsRepository(fresh_db_pool).figures(None, state_council_calendar())
     assert stats["credit_granted"] == D("1300000.00")
     assert stats["financing_disbursed"] == D("1000000.00")
     assert stats["outstanding"] == D("500000.00")
