@@ -65,6 +65,7 @@ section h2 { font-size: 15px; margin: 0 0 6px; color: #17324d; }
 table { border-collapse: collapse; width: 100%; font-size: 13px; }
 th, td { text-align: left; padding: 4px 6px; border-bottom: 1px solid #e4e7eb; vertical-align: top; }
 th { color: #52606d; font-weight: normal; background: #f8f9fb; }
+td.stage, td.contract { white-space: nowrap; }
 td.money { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
 .scroll { max-height: 320px; overflow: auto; }
 .none { color: #9aa5b1; padding: 8px 0; }
@@ -232,7 +233,7 @@ def _stuck(d: Dashboard) -> str:
             lines.append(
                 "<tr>"
                 f"<td>{esc(item.contract_no)}<br><small>{esc(item.bank_code)} · {esc(item.district or '')}</small></td>"
-                f"<td>{esc(STAGE_NAMES.get(item.stage.value, item.stage.value))}"
+                f'<td class="stage">{esc(STAGE_NAMES.get(item.stage.value, item.stage.value))}'
                 f"<br><small>{item.working_days_in_stage} 个工作日</small></td>"
                 f"<td>{esc(reasons)}</td><td>{_link(d, item.application_id)}</td></tr>"
             )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+import httpx
 import pytest
 
 from tests.e2e.local_stack import LocalStack
@@ -22,7 +23,7 @@ def stage_count(output: str, stage: str) -> int:
 def test_demo_drives_ten_financings_and_reconciles() -> None:
     stack = LocalStack.in_temporary_directory()
     try:
-        stack.start()
+        dev = stack.start()
         demo = stack.zcd("demo", "--count", "10", timeout=300)
         output = demo.stdout + demo.stderr
         assert demo.returncode == 0, output
@@ -36,6 +37,15 @@ def test_demo_drives_ten_financings_and_reconciles() -> None:
         # ops have something to find at once: the payment into a wrong account is stuck
         stuck = re.search(r"GET /v1/ops/stuck lists (\d+) processes", output)
         assert stuck is not None and int(stuck.group(1)) >= 1, output
+        # the bureau's dashboard has something in every chart, from the demo's loans alone
+        ops = {"Authorization": f"Bearer {dev['credentials']['ops']}"}
+        page = httpx.get(f"{dev['api']}/bureau/", headers=ops, timeout=30)
+        assert page.status_code == 200, page.text
+        for chart in ("monthly", "funnel", "by-bank", "by-district", "days"):
+            section = re.search(rf'<section id="{chart}">(.*?)</section>', page.text, re.S)
+            assert section is not None and "<svg" in section.group(1), chart
+            assert "data-empty" not in section.group(1), f"the {chart} chart has nothing to show"
+        assert "待人工处理" in page.text and "/workflows/financing-" in page.text  # the misdirected one, linked
 
         assert stack.interrupt() == 0, stack.output()
         assert stack.left_running() == {}

@@ -333,6 +333,7 @@ def body_kind(operation: Operation) -> str:
         ("/codec/encode", "codec"),
         ("/codec/decode", "codec"),
         ("/codec/login", "login"),
+        ("/bureau/login", "login"),
         ("/v1/applications", "application"),
     ):
         if path.endswith(suffix):
@@ -493,6 +494,9 @@ def query_value(name: str, world: World) -> st.SearchStrategy[str]:
         return st.one_of(st.sampled_from(["bank_review", "repaying", "settled", "SETTLED", "nope"]), edges)
     if name == "status":
         return st.one_of(st.sampled_from(["unmatched", "misdirected", "kept", "accepted", "x"]), edges)
+    if name in ("from", "to"):  # the bureau's periods: days, months, and what is neither
+        periods = ["2026-11-01", "2026-11-30", "2026-11", "2000-01-01", "2100-12-31", "1999-12-31", "2026-02-30"]
+        return st.one_of(st.sampled_from([*periods, "2026-13", "20261101", "2026-11-01T00:00"]), edges)
     if name == "contract_no":
         real = st.sampled_from(world.contracts).map(lambda c: quote(c, safe=""))
         return st.one_of(real, edges, st.sampled_from([p for p in PATH_EDGES if "%2F" not in p]))
