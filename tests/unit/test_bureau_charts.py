@@ -66,7 +66,7 @@ def test_horizontal_bars_label_every_row_and_escape_names() -> None:
     texts = [t.text for t in root.iter(f"{SVG}text")]
     assert "工商<银行>" in texts and "农业银行" in texts
     assert "1.00万 / 0.50万" in texts  # one label per row with both values
-    widths = {r.get("data-category") + r.get("data-series"): D(r.get("width") or "0") for r in _rects(svg)}
+    widths = {f"{r.get('data-category')}{r.get('data-series')}": D(r.get("width") or "0") for r in _rects(svg)}
     assert widths["工商<银行>授信"] == 2 * widths["工商<银行>放款"] and widths["农业银行授信"] == 0
 
 
