@@ -16,7 +16,15 @@ from activities.refusals import refusals_are_final
 from domain import steps
 from domain.credit_profile import build_credit_profile
 from domain.errors import ErrorCode
-from integrations.procurement import ProcurementClient
+from integrations.http import outgoing
+from integrations.procurement import (
+    FinancingClaim,
+    FinancingRelease,
+    OfflineAnswer,
+    PayeeChangeRequest,
+    PayeeRestoreRequest,
+    ProcurementClient,
+)
 
 
 class Registry(Protocol):
@@ -75,33 +83,47 @@ class ProcurementActivities:
             )
         with refusals_are_final():
             await self._client.register_financing(
-                registration, steps.idempotency_key(registration.application_id, "register")
+                registration.contract_no,
+                outgoing(FinancingClaim, registration),
+                steps.idempotency_key(registration.application_id, "register"),
             )
 
     @activity.defn(name=steps.RELEASE_FINANCING)
     async def release_financing(self, release: steps.Release) -> None:
         """Release both registrations; releasing what is not held is a no-op, so undo is safe
         whatever the point the process reached."""
-        await self._client.release_financing(release, steps.idempotency_key(release.application_id, "release"))
+        await self._client.release_financing(
+            release.contract_no,
+            release.application_id,
+            outgoing(FinancingRelease, release),
+            steps.idempotency_key(release.application_id, "release"),
+        )
         await self._registry.release(release.contract_no, release.application_id)
 
     @activity.defn(name=steps.REQUEST_PAYEE_CHANGE)
     async def request_payee_change(self, change: steps.PayeeChange) -> steps.PayeeChangeAck:
         with refusals_are_final():
-            ack = await self._client.request_payee_change(
-                change, steps.idempotency_key(change.application_id, "payee-change")
+            pending = await self._client.request_payee_change(
+                change.contract_no,
+                outgoing(PayeeChangeRequest, change),
+                steps.idempotency_key(change.application_id, "payee-change"),
             )
-        return ack
+        return steps.PayeeChangeAck(change_id=pending.change_id, previous_account_no=pending.previous_account_no)
 
     @activity.defn(name=steps.RECORD_OFFLINE_ANSWER)
     async def record_offline_answer(self, answer: steps.OfflineAnswerRecord) -> None:
         with refusals_are_final():
             await self._client.record_offline_answer(
-                answer, steps.idempotency_key(answer.application_id, "offline-answer")
+                answer.contract_no,
+                answer.application_id,
+                outgoing(OfflineAnswer, answer),
+                steps.idempotency_key(answer.application_id, "offline-answer"),
             )
 
     @activity.defn(name=steps.RESTORE_PAYEE_ACCOUNT)
     async def restore_payee_account(self, restore: steps.PayeeRestore) -> None:
         await self._client.restore_payee_account(
-            restore, steps.idempotency_key(restore.application_id, "payee-restore")
+            restore.contract_no,
+            outgoing(PayeeRestoreRequest, restore),
+            steps.idempotency_key(restore.application_id, "payee-restore"),
         )

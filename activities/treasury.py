@@ -6,7 +6,8 @@ from temporalio import activity
 
 from activities.refusals import refusals_are_final
 from domain import steps
-from integrations.treasury import TreasuryClient
+from integrations.http import outgoing
+from integrations.treasury import PayeeLockRequest, PayeeUnlockRequest, TreasuryClient
 
 
 class TreasuryActivities:
@@ -16,8 +17,14 @@ class TreasuryActivities:
     @activity.defn(name=steps.LOCK_PAYEE_ACCOUNT)
     async def lock_payee_account(self, lock: steps.TreasuryLock) -> None:
         with refusals_are_final():
-            await self._client.lock_payee_account(lock, steps.idempotency_key(lock.application_id, "lock"))
+            await self._client.lock_payee_account(
+                outgoing(PayeeLockRequest, lock), steps.idempotency_key(lock.application_id, "lock")
+            )
 
     @activity.defn(name=steps.UNLOCK_PAYEE_ACCOUNT)
     async def unlock_payee_account(self, unlock: steps.TreasuryUnlock) -> None:
-        await self._client.unlock_payee_account(unlock, steps.idempotency_key(unlock.application_id, "unlock"))
+        await self._client.unlock_payee_account(
+            unlock.contract_no,
+            outgoing(PayeeUnlockRequest, unlock),
+            steps.idempotency_key(unlock.application_id, "unlock"),
+        )

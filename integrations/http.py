@@ -38,10 +38,15 @@ def segment(value: str) -> str:
     return quote(value, safe="").replace(".", "%2E")
 
 
-def wire(model: BaseModel, *, include: set[str] | None = None) -> dict[str, Any]:
-    """The JSON body for `model`: money as 2-place strings, dates ISO; `include` names the
-    fields the outside system is sent (the rest of a step's input stays in the platform)."""
-    return model.model_dump(mode="json", include=include)
+def wire(model: BaseModel) -> dict[str, Any]:
+    """The JSON body of a client's wire model: money as 2-place strings, dates ISO."""
+    return model.model_dump(mode="json")
+
+
+def outgoing(model: type[M], source: BaseModel, **more: Any) -> M:
+    """A client's wire model filled from the platform's own (a step's input): only the fields
+    the wire model declares leave the platform."""
+    return model.model_validate({**source.model_dump(), **more})
 
 
 class ServiceClient:

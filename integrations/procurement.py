@@ -9,14 +9,64 @@ there is nothing to undo, so compensation can always run.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import httpx
 from pydantic import BaseModel
 
 from domain.contracts import Contract, ContractDossier, FinancingRecord, PastContract
+from domain.money import Money
 from domain.settings import Settings
-from domain.steps import OfflineAnswerRecord, PayeeChange, PayeeChangeAck, PayeeRestore, Registration, Release
 from integrations.errors import ExternalRefusal
 from integrations.http import ServiceClient, segment, wire
+
+# The bodies of the procurement system's API as they are on the wire; the activities fill them
+# from the workflow's step inputs.
+
+
+class FinancingClaim(BaseModel):
+    """POST /contracts/{no}/financing: register the financing on the contract."""
+
+    application_id: str
+    bank_code: str
+    supplier_credit_code: str
+    amount: Money
+
+
+class FinancingRelease(BaseModel):
+    """POST /contracts/{no}/financing/{id}/release."""
+
+    reason: str
+
+
+class PayeeChangeRequest(BaseModel):
+    """POST /contracts/{no}/payee-change: the collection account as the new payee account."""
+
+    application_id: str
+    account_no: str
+    account_name: str
+    bank_code: str
+
+
+class PayeeChangePending(BaseModel):
+    """The system's answer: the change waits for the purchaser."""
+
+    change_id: str
+    previous_account_no: str
+
+
+class OfflineAnswer(BaseModel):
+    """POST /contracts/{no}/payee-change/{id}/offline-answer: what ops recorded."""
+
+    decision: Literal["confirmed", "refused"]
+    note: str
+
+
+class PayeeRestoreRequest(BaseModel):
+    """POST /contracts/{no}/payee-restore."""
+
+    application_id: str
+    reason: str
 
 
 class _History(BaseModel):
@@ -60,32 +110,33 @@ class ProcurementClient(ServiceClient):
         financing = await self.get_financing(contract_no)
         return ContractDossier(contract=contract, history=history, financing=financing)
 
-    async def register_financing(self, registration: Registration, key: str) -> FinancingRecord:
+    async def register_financing(self, contract_no: str, claim: FinancingClaim, key: str) -> FinancingRecord:
         """Register the financing on the contract. `ExternalRefusal("contract_already_financed")`
         (with `extra["holder"]`) when another application holds it."""
-        body = wire(registration, include={"application_id", "bank_code", "supplier_credit_code", "amount"})
-        data = await self.post(f"/contracts/{segment(registration.contract_no)}/financing", body, key)
+        data = await self.post(f"/contracts/{segment(contract_no)}/financing", wire(claim), key)
         return self.parse(FinancingRecord, data)
 
-    async def release_financing(self, release: Release, key: str) -> None:
-        path = f"/contracts/{segment(release.contract_no)}/financing/{segment(release.application_id)}/release"
-        await self.post(path, wire(release, include={"reason"}), key)
+    async def release_financing(
+        self, contract_no: str, application_id: str, release: FinancingRelease, key: str
+    ) -> None:
+        path = f"/contracts/{segment(contract_no)}/financing/{segment(application_id)}/release"
+        await self.post(path, wire(release), key)
 
-    async def request_payee_change(self, change: PayeeChange, key: str) -> PayeeChangeAck:
+    async def request_payee_change(self, contract_no: str, change: PayeeChangeRequest, key: str) -> PayeeChangePending:
         """Ask for the contract's payee account to become the collection account; the change
         then waits for the purchaser. `ExternalRefusal("invalid_state")` while another
         application's change is pending."""
-        body = wire(change, include={"application_id", "account_no", "account_name", "bank_code"})
-        data = await self.post(f"/contracts/{segment(change.contract_no)}/payee-change", body, key)
-        return self.parse(PayeeChangeAck, data)
+        data = await self.post(f"/contracts/{segment(contract_no)}/payee-change", wire(change), key)
+        return self.parse(PayeeChangePending, data)
 
-    async def record_offline_answer(self, answer: OfflineAnswerRecord, key: str) -> None:
+    async def record_offline_answer(
+        self, contract_no: str, application_id: str, answer: OfflineAnswer, key: str
+    ) -> None:
         """Tell the procurement system the purchaser's answer that ops recorded offline."""
-        path = f"/contracts/{segment(answer.contract_no)}/payee-change/{segment(answer.application_id)}/offline-answer"
-        await self.post(path, wire(answer, include={"decision", "note"}), key)
+        path = f"/contracts/{segment(contract_no)}/payee-change/{segment(application_id)}/offline-answer"
+        await self.post(path, wire(answer), key)
 
-    async def restore_payee_account(self, restore: PayeeRestore, key: str) -> None:
+    async def restore_payee_account(self, contract_no: str, restore: PayeeRestoreRequest, key: str) -> None:
         """Cancel this application's pending change, or put back the account the contract had
         before it; nothing to restore is not an error."""
-        body = wire(restore, include={"application_id", "reason"})
-        await self.post(f"/contracts/{segment(restore.contract_no)}/payee-restore", body, key)
+        await self.post(f"/contracts/{segment(contract_no)}/payee-restore", wire(restore), key)

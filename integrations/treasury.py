@@ -10,8 +10,23 @@ import httpx
 from pydantic import BaseModel
 
 from domain.settings import Settings
-from domain.steps import TreasuryLock, TreasuryUnlock
 from integrations.http import ServiceClient, segment, wire
+
+
+class PayeeLockRequest(BaseModel):
+    """POST /payee-locks: the confirmed account as the contract's only payee account."""
+
+    application_id: str
+    contract_no: str
+    account_no: str
+    bank_code: str
+
+
+class PayeeUnlockRequest(BaseModel):
+    """POST /payee-locks/{no}/release."""
+
+    application_id: str
+    reason: str
 
 
 class PayeeLock(BaseModel):
@@ -32,16 +47,14 @@ class TreasuryClient(ServiceClient):
     def from_settings(cls, settings: Settings, http: httpx.AsyncClient | None = None) -> TreasuryClient:
         return cls(settings.treasury_url, http=http, timeout_seconds=settings.http_timeout_seconds)
 
-    async def lock_payee_account(self, lock: TreasuryLock, key: str) -> None:
+    async def lock_payee_account(self, lock: PayeeLockRequest, key: str) -> None:
         """Register the confirmed account as the contract's locked payee account.
         `ExternalRefusal("contract_already_financed")` when another application holds a lock."""
-        body = wire(lock, include={"application_id", "contract_no", "account_no", "bank_code"})
-        await self.post("/payee-locks", body, key)
+        await self.post("/payee-locks", wire(lock), key)
 
-    async def unlock_payee_account(self, unlock: TreasuryUnlock, key: str) -> None:
+    async def unlock_payee_account(self, contract_no: str, unlock: PayeeUnlockRequest, key: str) -> None:
         """Release this application's lock; releasing what is not held is not an error."""
-        body = wire(unlock, include={"application_id", "reason"})
-        await self.post(f"/payee-locks/{segment(unlock.contract_no)}/release", body, key)
+        await self.post(f"/payee-locks/{segment(contract_no)}/release", wire(unlock), key)
 
     async def get_payee_lock(self, contract_no: str) -> PayeeLock | None:
         data = await self.get_optional(f"/payee-locks/{segment(contract_no)}")
