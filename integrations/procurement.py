@@ -59,7 +59,7 @@ class OfflineAnswer(BaseModel):
     """POST /contracts/{no}/payee-change/{id}/offline-answer: what ops recorded."""
 
     decision: Literal["confirmed", "refused"]
-    note: str
+    note: str | None = None
 
 
 class PayeeRestoreRequest(BaseModel):

@@ -186,3 +186,33 @@ async def test_restore_cancels_a_pending_change(
     assert state["contract"]["payee_account_no"] == contract.payee_account_no
     changes = state["payee_changes"]
     assert isinstance(changes, list) and [c["status"] for c in changes] == ["cancelled"]
+
+
+@pytest.mark.parametrize("note", ["the purchaser confirmed by phone", None])
+async def test_an_offline_answer_reaches_the_system_with_or_without_a_note(
+    env: ActivityEnvironment, procurement: ProcurementActivities, simulators: RunningSimulators, note: str | None
+) -> None:
+    """Ops may record an answer without a note: the step's optional note stays optional on the wire."""
+    contract = await simulators.new_contract()
+    app_id = unique("app")
+    change = steps.PayeeChange(
+        application_id=app_id,
+        contract_no=contract.contract_no,
+        account_no="6222020000000004",
+        account_name="无锡某某科技有限公司",
+        bank_code="ICBC",
+    )
+    await env.run(procurement.request_payee_change, change)
+    answer = steps.OfflineAnswerRecord(
+        application_id=app_id, contract_no=contract.contract_no, decision="confirmed", note=note
+    )
+
+    await env.run(procurement.record_offline_answer, answer)
+    await env.run(procurement.record_offline_answer, answer)  # a retry is harmless
+
+    state = await sim_contract(simulators, contract.contract_no)
+    assert isinstance(state["contract"], dict) and state["contract"]["payee_account_no"] == "6222020000000004"
+    changes = state["payee_changes"]
+    assert isinstance(changes, list) and len(changes) == 1
+    assert changes[0]["status"] == "confirmed" and changes[0]["decided_via"] == "offline"
+    assert changes[0]["note"] == note

@@ -10,16 +10,15 @@ from typing import Any
 import pytest
 
 from domain.credit_profile import build_credit_profile
-from domain.repayment import Accrual, Allocation
-from domain.steps import (
-    DisbursementOrder,
+from domain.steps import idempotency_key
+from integrations.bank import (
+    BankClient,
+    CreditApplication,
+    Disbursement,
     OverdueNotice,
-    RepaymentOrder,
-    ReviewCancellation,
-    ReviewSubmission,
-    idempotency_key,
+    RepaymentSplit,
+    ReviewCancel,
 )
-from integrations.bank import BankClient
 from integrations.errors import ExternalRefusal, ExternalUnavailable
 from tests.fixtures.simulators import RunningSimulators, supplier_credit_code, unique
 
@@ -27,7 +26,7 @@ from tests.fixtures.simulators import RunningSimulators, supplier_credit_code, u
 SEED_FAILING_AFTER_EXECUTION = 4
 
 
-def an_order(**overrides: Any) -> DisbursementOrder:
+def an_order(**overrides: Any) -> Disbursement:
     application_id = unique("APP")
     data: dict[str, Any] = {
         "application_id": application_id,
@@ -39,10 +38,10 @@ def an_order(**overrides: Any) -> DisbursementOrder:
         "account_no": "6222020000000001",
         "account_name": "无锡某某科技有限公司",
     }
-    return DisbursementOrder(**(data | overrides))
+    return Disbursement(**(data | overrides))
 
 
-def key_of(order: DisbursementOrder) -> str:
+def key_of(order: Disbursement) -> str:
     return idempotency_key(order.application_id, "disburse")
 
 
@@ -156,7 +155,7 @@ async def test_an_unreachable_bank_is_unavailable() -> None:
 
 
 async def test_review_submission_and_cancellation(simulators: RunningSimulators, bank: BankClient) -> None:
-    submission = ReviewSubmission(
+    submission = CreditApplication(
         application_id=unique("APP"),
         bank_code="BOC",
         contract_no=unique("WX-2026"),
@@ -170,8 +169,9 @@ async def test_review_submission_and_cancellation(simulators: RunningSimulators,
     key = idempotency_key(submission.application_id, "review", "0")
     await bank.submit_for_review(submission, key)
     await bank.submit_for_review(submission, key)
-    cancellation = ReviewCancellation(application_id=submission.application_id, bank_code="BOC", reason="withdrawn")
-    await bank.cancel_review(cancellation, idempotency_key(submission.application_id, "review-cancel"))
+    cancellation = ReviewCancel(bank_code="BOC", reason="withdrawn")
+    cancel_key = idempotency_key(submission.application_id, "review-cancel")
+    await bank.cancel_review(submission.application_id, cancellation, cancel_key)
 
     response = await simulators.hook(
         "bank", "GET", "/sim/credit-applications", application_id=submission.application_id
@@ -184,27 +184,25 @@ async def test_review_submission_and_cancellation(simulators: RunningSimulators,
 
 
 async def test_cancelling_an_application_never_received_is_a_no_op(bank: BankClient) -> None:
-    cancellation = ReviewCancellation(application_id=unique("APP"), bank_code="BOC", reason="undo")
-    await bank.cancel_review(cancellation, idempotency_key(cancellation.application_id, "review-cancel"))
+    application_id = unique("APP")
+    cancellation = ReviewCancel(bank_code="BOC", reason="undo")
+    await bank.cancel_review(application_id, cancellation, idempotency_key(application_id, "review-cancel"))
 
 
-def a_repayment(order: DisbursementOrder, source_id: str, amount: str, surplus: str = "0.00") -> RepaymentOrder:
+def a_repayment(order: Disbursement, source_id: str, amount: str, surplus: str = "0.00") -> RepaymentSplit:
     principal = Decimal(amount) - Decimal("74.86") - Decimal(surplus)
-    return RepaymentOrder(
+    return RepaymentSplit(
         application_id=order.application_id,
         bank_code=order.bank_code,
         contract_no=order.contract_no,
         source="treasury",
         source_id=source_id,
         paid_on=date(2027, 3, 31),
-        allocation=Allocation(
-            amount=Decimal(amount),
-            penalty=Decimal("0.00"),
-            interest=Decimal("74.86"),
-            principal=principal,
-            surplus=Decimal(surplus),
-            accrual=Accrual(interest=Decimal("74.86"), penalty=Decimal("0.00"), accrued_until=date(2027, 3, 31)),
-        ),
+        amount=Decimal(amount),
+        penalty=Decimal("0.00"),
+        interest=Decimal("74.86"),
+        principal=principal,
+        surplus=Decimal(surplus),
     )
 
 

@@ -11,35 +11,33 @@ import pytest
 
 from domain.contracts import Contract, ContractStatus
 from domain.signing import verify_signature
-from domain.steps import (
-    OfflineAnswerRecord,
-    PayeeChange,
-    PayeeRestore,
-    Registration,
-    Release,
-    idempotency_key,
-)
+from domain.steps import idempotency_key
 from integrations.errors import ExternalRefusal, ExternalUnavailable
-from integrations.procurement import ProcurementClient
+from integrations.procurement import (
+    FinancingClaim,
+    FinancingRelease,
+    OfflineAnswer,
+    PayeeChangeRequest,
+    PayeeRestoreRequest,
+    ProcurementClient,
+)
 from tests.fixtures.simulators import RunningSimulators, unique
 
 ACCOUNT_CHANGES = "/v1/procurement/account-changes"
 
 
-def registration(contract: Contract, application_id: str, bank_code: str = "ICBC") -> Registration:
-    return Registration(
+def registration(contract: Contract, application_id: str, bank_code: str = "ICBC") -> FinancingClaim:
+    return FinancingClaim(
         application_id=application_id,
         bank_code=bank_code,
-        contract_no=contract.contract_no,
         supplier_credit_code=contract.supplier.credit_code,
         amount=Decimal("700000.00"),
     )
 
 
-def payee_change(contract: Contract, application_id: str, account_no: str = "6222020000000001") -> PayeeChange:
-    return PayeeChange(
+def payee_change(application_id: str, account_no: str = "6222020000000001") -> PayeeChangeRequest:
+    return PayeeChangeRequest(
         application_id=application_id,
-        contract_no=contract.contract_no,
         account_no=account_no,
         account_name="无锡某某科技有限公司",
         bank_code="ICBC",
@@ -67,30 +65,40 @@ async def test_an_unknown_contract_is_contract_not_found(procurement: Procuremen
 async def test_one_active_financing_per_contract(simulators: RunningSimulators, procurement: ProcurementClient) -> None:
     contract = await simulators.new_contract()
     first, second = unique("APP"), unique("APP")
-    record = await procurement.register_financing(registration(contract, first), idempotency_key(first, "register"))
-    again = await procurement.register_financing(registration(contract, first), "another-key-" + first)
+    contract_no = contract.contract_no
+    record = await procurement.register_financing(
+        contract_no, registration(contract, first), idempotency_key(first, "register")
+    )
+    again = await procurement.register_financing(contract_no, registration(contract, first), "another-key-" + first)
     assert again == record
-    assert (await procurement.fetch_dossier(contract.contract_no)).financing == record
+    assert (await procurement.fetch_dossier(contract_no)).financing == record
 
     with pytest.raises(ExternalRefusal) as refused:
-        await procurement.register_financing(registration(contract, second, "BOC"), idempotency_key(second, "register"))
+        await procurement.register_financing(
+            contract_no, registration(contract, second, "BOC"), idempotency_key(second, "register")
+        )
     assert refused.value.code == "contract_already_financed"
     assert refused.value.status == 409
     assert refused.value.extra["holder"]["application_id"] == first
 
-    release = Release(application_id=first, contract_no=contract.contract_no, reason="withdrawn")
-    await procurement.release_financing(release, idempotency_key(first, "release"))
-    await procurement.release_financing(release, idempotency_key(first, "release"))
-    assert await procurement.get_financing(contract.contract_no) is None
+    release = FinancingRelease(reason="withdrawn")
+    await procurement.release_financing(contract_no, first, release, idempotency_key(first, "release"))
+    await procurement.release_financing(contract_no, first, release, idempotency_key(first, "release"))
+    assert await procurement.get_financing(contract_no) is None
 
     # the refusal was not remembered: the same key now registers the second application
-    await procurement.register_financing(registration(contract, second, "BOC"), idempotency_key(second, "register"))
-    assert (await procurement.get_financing(contract.contract_no)) is not None
+    await procurement.register_financing(
+        contract_no, registration(contract, second, "BOC"), idempotency_key(second, "register")
+    )
+    assert (await procurement.get_financing(contract_no)) is not None
 
 
 async def test_releasing_what_is_not_held_is_a_no_op(procurement: ProcurementClient) -> None:
-    release = Release(application_id=unique("APP"), contract_no="WX-NEVER-REGISTERED", reason="undo")
-    await procurement.release_financing(release, idempotency_key(release.application_id, "release"))
+    application_id = unique("APP")
+    release = FinancingRelease(reason="undo")
+    await procurement.release_financing(
+        "WX-NEVER-REGISTERED", application_id, release, idempotency_key(application_id, "release")
+    )
 
 
 async def test_a_contract_that_is_not_effective_cannot_be_financed(
@@ -99,7 +107,9 @@ async def test_a_contract_that_is_not_effective_cannot_be_financed(
     contract = await simulators.new_contract(status=ContractStatus.TERMINATED)
     application_id = unique("APP")
     with pytest.raises(ExternalRefusal) as refused:
-        await procurement.register_financing(registration(contract, application_id), application_id)
+        await procurement.register_financing(
+            contract.contract_no, registration(contract, application_id), application_id
+        )
     assert refused.value.code == "invalid_state"
 
 
@@ -108,10 +118,11 @@ async def test_payee_change_confirmed_online_then_restored(
 ) -> None:
     contract = await simulators.new_contract()
     application_id = unique("APP")
-    change = payee_change(contract, application_id)
-    ack = await procurement.request_payee_change(change, idempotency_key(application_id, "payee-change"))
+    change = payee_change(application_id)
+    key = idempotency_key(application_id, "payee-change")
+    ack = await procurement.request_payee_change(contract.contract_no, change, key)
     assert ack.previous_account_no == contract.payee_account_no
-    assert await procurement.request_payee_change(change, idempotency_key(application_id, "payee-change")) == ack
+    assert await procurement.request_payee_change(contract.contract_no, change, key) == ack
 
     response = await simulators.hook(
         "procurement", "POST", f"/sim/contracts/{contract.contract_no}/account-change", {"decision": "confirmed"}
@@ -129,9 +140,13 @@ async def test_payee_change_confirmed_online_then_restored(
     assert set(callback.json) == {"event_id", "contract_no", "decision", "decided_at"}
     assert (await procurement.get_contract(contract.contract_no)).payee_account_no == change.account_no
 
-    restore = PayeeRestore(application_id=application_id, contract_no=contract.contract_no, reason="settled")
-    await procurement.restore_payee_account(restore, idempotency_key(application_id, "payee-restore"))
-    await procurement.restore_payee_account(restore, idempotency_key(application_id, "payee-restore"))
+    restore = PayeeRestoreRequest(application_id=application_id, reason="settled")
+    await procurement.restore_payee_account(
+        contract.contract_no, restore, idempotency_key(application_id, "payee-restore")
+    )
+    await procurement.restore_payee_account(
+        contract.contract_no, restore, idempotency_key(application_id, "payee-restore")
+    )
     assert (await procurement.get_contract(contract.contract_no)).payee_account_no == contract.payee_account_no
 
 
@@ -140,19 +155,20 @@ async def test_a_pending_change_blocks_another_applications_change(
 ) -> None:
     contract = await simulators.new_contract()
     first, second = unique("APP"), unique("APP")
-    await procurement.request_payee_change(payee_change(contract, first), idempotency_key(first, "payee-change"))
+    contract_no = contract.contract_no
+    await procurement.request_payee_change(contract_no, payee_change(first), idempotency_key(first, "payee-change"))
     with pytest.raises(ExternalRefusal) as refused:
         await procurement.request_payee_change(
-            payee_change(contract, second, "6222020000000099"), idempotency_key(second, "payee-change")
+            contract_no, payee_change(second, "6222020000000099"), idempotency_key(second, "payee-change")
         )
     assert refused.value.code == "invalid_state"
 
     # restoring a pending change cancels it; the contract's account never changed
-    restore = PayeeRestore(application_id=first, contract_no=contract.contract_no, reason="refused by bank")
-    await procurement.restore_payee_account(restore, idempotency_key(first, "payee-restore"))
-    assert (await procurement.get_contract(contract.contract_no)).payee_account_no == contract.payee_account_no
+    restore = PayeeRestoreRequest(application_id=first, reason="refused by bank")
+    await procurement.restore_payee_account(contract_no, restore, idempotency_key(first, "payee-restore"))
+    assert (await procurement.get_contract(contract_no)).payee_account_no == contract.payee_account_no
     await procurement.request_payee_change(
-        payee_change(contract, second, "6222020000000099"), idempotency_key(second, "payee-change")
+        contract_no, payee_change(second, "6222020000000099"), idempotency_key(second, "payee-change")
     )
 
 
@@ -161,19 +177,22 @@ async def test_an_offline_answer_is_applied_without_a_callback(
 ) -> None:
     contract = await simulators.new_contract()
     application_id = unique("APP")
-    change = payee_change(contract, application_id)
-    await procurement.request_payee_change(change, idempotency_key(application_id, "payee-change"))
-    answer = OfflineAnswerRecord(
-        application_id=application_id, contract_no=contract.contract_no, decision="confirmed", note="by phone"
+    contract_no = contract.contract_no
+    change = payee_change(application_id)
+    await procurement.request_payee_change(contract_no, change, idempotency_key(application_id, "payee-change"))
+    answer = OfflineAnswer(decision="confirmed", note="by phone")
+    await procurement.record_offline_answer(
+        contract_no, application_id, answer, idempotency_key(application_id, "offline-answer")
     )
-    await procurement.record_offline_answer(answer, idempotency_key(application_id, "offline-answer"))
-    await procurement.record_offline_answer(answer, "a-retry-with-another-key")
+    await procurement.record_offline_answer(contract_no, application_id, answer, "a-retry-with-another-key")
 
-    assert (await procurement.get_contract(contract.contract_no)).payee_account_no == change.account_no
-    assert simulators.stub.callbacks(ACCOUNT_CHANGES, contract_no=contract.contract_no) == []
+    assert (await procurement.get_contract(contract_no)).payee_account_no == change.account_no
+    assert simulators.stub.callbacks(ACCOUNT_CHANGES, contract_no=contract_no) == []
     contradiction = answer.model_copy(update={"decision": "refused"})
     with pytest.raises(ExternalRefusal) as refused:
-        await procurement.record_offline_answer(contradiction, "contradicting-" + application_id)
+        await procurement.record_offline_answer(
+            contract_no, application_id, contradiction, "contradicting-" + application_id
+        )
     assert refused.value.code == "invalid_state"
 
 
@@ -181,9 +200,12 @@ async def test_an_offline_answer_without_a_change_is_invalid_state(
     simulators: RunningSimulators, procurement: ProcurementClient
 ) -> None:
     contract = await simulators.new_contract()
-    answer = OfflineAnswerRecord(application_id=unique("APP"), contract_no=contract.contract_no, decision="refused")
+    application_id = unique("APP")
+    answer = OfflineAnswer(decision="refused")
     with pytest.raises(ExternalRefusal) as refused:
-        await procurement.record_offline_answer(answer, idempotency_key(answer.application_id, "offline-answer"))
+        await procurement.record_offline_answer(
+            contract.contract_no, application_id, answer, idempotency_key(application_id, "offline-answer")
+        )
     assert refused.value.code == "invalid_state"
 
 

@@ -11,17 +11,19 @@ import pytest
 
 from domain.application import business_date
 from domain.signing import verify_signature
-from domain.steps import PayeeChange, TreasuryLock, TreasuryUnlock, idempotency_key
+from domain.steps import idempotency_key
 from integrations.errors import ExternalRefusal
-from integrations.procurement import ProcurementClient
-from integrations.treasury import TreasuryClient
+from integrations.procurement import PayeeChangeRequest, ProcurementClient
+from integrations.treasury import PayeeLockRequest, PayeeUnlockRequest, TreasuryClient
 from tests.fixtures.simulators import RunningSimulators, unique
 
 PAYMENTS = "/v1/treasury/payments"
 
 
-def a_lock(contract_no: str, application_id: str, account_no: str = "6222020000000001") -> TreasuryLock:
-    return TreasuryLock(application_id=application_id, contract_no=contract_no, account_no=account_no, bank_code="ICBC")
+def a_lock(contract_no: str, application_id: str, account_no: str = "6222020000000001") -> PayeeLockRequest:
+    return PayeeLockRequest(
+        application_id=application_id, contract_no=contract_no, account_no=account_no, bank_code="ICBC"
+    )
 
 
 async def test_lock_conflict_and_release(treasury: TreasuryClient) -> None:
@@ -35,16 +37,16 @@ async def test_lock_conflict_and_release(treasury: TreasuryClient) -> None:
         await treasury.lock_payee_account(a_lock(contract_no, second), idempotency_key(second, "lock"))
     assert refused.value.code == "contract_already_financed"
 
-    unlock = TreasuryUnlock(application_id=first, contract_no=contract_no, reason="settled")
-    await treasury.unlock_payee_account(unlock, idempotency_key(first, "unlock"))
-    await treasury.unlock_payee_account(unlock, idempotency_key(first, "unlock"))
+    unlock = PayeeUnlockRequest(application_id=first, reason="settled")
+    await treasury.unlock_payee_account(contract_no, unlock, idempotency_key(first, "unlock"))
+    await treasury.unlock_payee_account(contract_no, unlock, idempotency_key(first, "unlock"))
     assert await treasury.get_payee_lock(contract_no) is None
     await treasury.lock_payee_account(a_lock(contract_no, second), idempotency_key(second, "lock"))
 
 
 async def test_unlocking_what_is_not_held_is_a_no_op(treasury: TreasuryClient) -> None:
-    unlock = TreasuryUnlock(application_id=unique("APP"), contract_no=unique("WX-2026"), reason="undo")
-    await treasury.unlock_payee_account(unlock, idempotency_key(unlock.application_id, "unlock"))
+    unlock = PayeeUnlockRequest(application_id=unique("APP"), reason="undo")
+    await treasury.unlock_payee_account(unique("WX-2026"), unlock, idempotency_key(unlock.application_id, "unlock"))
 
 
 async def test_the_treasury_pays_into_the_current_payee_account(
@@ -53,14 +55,12 @@ async def test_the_treasury_pays_into_the_current_payee_account(
     contract = await simulators.new_contract()
     application_id = unique("APP")
     locked = "6222020000000777"
-    change = PayeeChange(
-        application_id=application_id,
-        contract_no=contract.contract_no,
-        account_no=locked,
-        account_name="无锡某某科技有限公司",
-        bank_code="ICBC",
+    change = PayeeChangeRequest(
+        application_id=application_id, account_no=locked, account_name="无锡某某科技有限公司", bank_code="ICBC"
     )
-    await procurement.request_payee_change(change, idempotency_key(application_id, "payee-change"))
+    await procurement.request_payee_change(
+        contract.contract_no, change, idempotency_key(application_id, "payee-change")
+    )
     decided = await simulators.hook(
         "procurement", "POST", f"/sim/contracts/{contract.contract_no}/account-change", {"decision": "confirmed"}
     )
