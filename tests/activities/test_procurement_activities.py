@@ -27,6 +27,16 @@ def registration(contract: Contract, application_id: str, **fields: object) -> s
     )
 
 
+def payee_change(contract: Contract, application_id: str, account_no: str) -> steps.PayeeChange:
+    return steps.PayeeChange(
+        application_id=application_id,
+        contract_no=contract.contract_no,
+        account_no=account_no,
+        account_name="无锡某某科技有限公司",
+        bank_code="ICBC",
+    )
+
+
 async def sim_contract(simulators: RunningSimulators, contract_no: str) -> dict[str, object]:
     response = await simulators.hook("procurement", "GET", f"/sim/contracts/{contract_no}")
     assert response.status_code == 200, response.text
@@ -125,13 +135,7 @@ async def test_payee_change_is_pending_then_restore_puts_back_the_original_accou
     contract = await simulators.new_contract()
     app_id = unique("app")
     await env.run(procurement.register_financing, registration(contract, app_id))
-    change = steps.PayeeChange(
-        application_id=app_id,
-        contract_no=contract.contract_no,
-        account_no="6222020000000002",
-        account_name="无锡某某科技有限公司",
-        bank_code="ICBC",
-    )
+    change = payee_change(contract, app_id, "6222020000000002")
 
     ack = await env.run(procurement.request_payee_change, change)
     again = await env.run(procurement.request_payee_change, change)
@@ -167,13 +171,7 @@ async def test_restore_cancels_a_pending_change(
 ) -> None:
     contract = await simulators.new_contract()
     app_id = unique("app")
-    change = steps.PayeeChange(
-        application_id=app_id,
-        contract_no=contract.contract_no,
-        account_no="6222020000000003",
-        account_name="无锡某某科技有限公司",
-        bank_code="ICBC",
-    )
+    change = payee_change(contract, app_id, "6222020000000003")
     await env.run(procurement.request_payee_change, change)
 
     await env.run(
@@ -195,13 +193,7 @@ async def test_an_offline_answer_reaches_the_system_with_or_without_a_note(
     """Ops may record an answer without a note: the step's optional note stays optional on the wire."""
     contract = await simulators.new_contract()
     app_id = unique("app")
-    change = steps.PayeeChange(
-        application_id=app_id,
-        contract_no=contract.contract_no,
-        account_no="6222020000000004",
-        account_name="无锡某某科技有限公司",
-        bank_code="ICBC",
-    )
+    change = payee_change(contract, app_id, "6222020000000004")
     await env.run(procurement.request_payee_change, change)
     answer = steps.OfflineAnswerRecord(
         application_id=app_id, contract_no=contract.contract_no, decision="confirmed", note=note
