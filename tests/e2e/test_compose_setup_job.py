@@ -1,5 +1,5 @@
-"""docker-compose's `temporal-setup` job, run for real: its shell command (the `$$` of compose
-turned back into `$`) against a fresh Temporal dev server with the same `temporal` CLI the
+"""docker-compose's `temporal-setup` job, run for real: its shell command (as Compose
+normalises it, the `$$` turned back into `$`) against a fresh Temporal dev server with the same `temporal` CLI the
 admin-tools image carries. It creates the namespace's search attributes, succeeds, and
 succeeds again on a second `up`."""
 
@@ -11,15 +11,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 from local_stack.binaries import temporal_cli_path
+from tests.fixtures import compose
 from tests.fixtures.database import free_port
 from workflows import search_attributes as sa
 
 pytestmark = pytest.mark.e2e
-
-COMPOSE = Path(__file__).resolve().parents[2] / "docker-compose.yml"
 
 
 @pytest.fixture
@@ -38,9 +36,9 @@ def fresh_temporal() -> Iterator[str]:
 
 
 def _setup_command() -> str:
-    service = yaml.safe_load(COMPOSE.read_text())["services"]["temporal-setup"]
+    service = compose.config()["services"]["temporal-setup"]
     assert service["entrypoint"] == ["sh", "-c"]
-    return str(service["command"][0]).replace("$$", "$")
+    return compose.shell_script(service["command"])
 
 
 def test_the_setup_job_registers_the_search_attributes_and_can_run_again(fresh_temporal: str) -> None:
