@@ -322,3 +322,11 @@ def test_the_oidc_overlay_signs_operators_in_and_keeps_the_ui_read_only(values: 
     assert ui["TEMPORAL_AUTH_CALLBACK_URL"] == "https://temporal.ops.bank.example/auth/sso/callback"
     assert ui["TEMPORAL_CORS_ORIGINS"] == oidc["ZCD_UI_ORIGIN"]
     assert ui["TEMPORAL_DISABLE_WRITE_ACTIONS"] == "true"
+
+
+def test_workers_get_time_to_finish_their_tasks_before_docker_kills_them(cfg: dict[str, Any]) -> None:
+    source = (compose.ROOT / "worker" / "main.py").read_text()
+    graceful = re.search(r"graceful_shutdown_timeout=timedelta\(seconds=(\d+)\)", source)
+    assert graceful, "worker/main.py sets no graceful shutdown"
+    grace = re.fullmatch(r"(\d+)s", _services(cfg)["worker"]["stop_grace_period"])
+    assert grace and int(grace.group(1)) > int(graceful.group(1))
