@@ -17,7 +17,7 @@ from temporalio.worker import Worker
 
 from domain.settings import Settings
 from runtime.temporal import connect, worker_runtime
-from tests.fixtures import compose
+from tests.fixtures import deployment_files as compose
 from tests.fixtures.database import free_port
 from workflows.financing import FinancingWorkflow
 

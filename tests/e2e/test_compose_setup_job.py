@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from local_stack.binaries import temporal_cli_path
-from tests.fixtures import compose
+from tests.fixtures import deployment_files as compose
 from tests.fixtures.database import free_port
 from workflows import search_attributes as sa
 

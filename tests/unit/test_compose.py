@@ -16,7 +16,7 @@ import yaml
 
 from domain.settings import Settings
 from local_stack.binaries import temporal_cli_path
-from tests.fixtures import compose
+from tests.fixtures import deployment_files as compose
 
 INTERNAL_ONLY = ("temporal-db", "temporal-schema", "temporal", "temporal-setup", "app-db", "migrate")
 LONG_RUNNING = ("temporal-db", "temporal", "temporal-ui", "app-db", "api", "worker", "prometheus", "simulators")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from domain.settings import Settings
-from tests.fixtures import compose
+from tests.fixtures import deployment_files as compose
 from workflows import search_attributes as sa
 
 PLATFORM_SERVICES = ("api", "worker", "simulators", "migrate")

@@ -13,7 +13,7 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from tests.fixtures import compose
+from tests.fixtures import deployment_files as compose
 
 ROOT = compose.ROOT
 LOCKS = ROOT / "requirements"
