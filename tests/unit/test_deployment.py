@@ -17,6 +17,7 @@ REQUIRED = {
     "ZCD_TEMPORAL_ADDRESS",
     "ZCD_TREASURY_SECRET",
     "ZCD_PROCUREMENT_SECRET",
+    "ZCD_CURSOR_SECRET",
     "ZCD_CODEC_KEYS",  # Temporal must store only encrypted payloads
 }
 
@@ -124,7 +125,7 @@ def test_worker_metrics_are_exposed_inside_the_network_only() -> None:
 def test_secrets_and_keys_must_be_given_not_defaulted() -> None:
     """`docker compose up` refuses to start without them, rather than running with a known
     development secret or without payload encryption."""
-    for name in ("ZCD_TREASURY_SECRET", "ZCD_PROCUREMENT_SECRET", "ZCD_CODEC_KEYS"):
+    for name in ("ZCD_TREASURY_SECRET", "ZCD_PROCUREMENT_SECRET", "ZCD_CURSOR_SECRET", "ZCD_CODEC_KEYS"):
         env = {key: value for key, value in compose.required_values().items() if key != name}
         refused = compose.run_compose("config", "--quiet", env=env)
         assert refused.returncode != 0 and name in refused.stderr, f"{name} has a default"
