@@ -2,6 +2,8 @@
 
 - banks and operations: `Authorization: Bearer <key>` (store.principals); no or an unknown
   key → 401 unauthenticated; a valid key of the wrong kind → 403 forbidden;
+- suppliers: `Authorization: Bearer <token>` of a session opened with an SMS code
+  (api/routes/supplier_auth.py); on bank and ops endpoints 403, as a bank key on a supplier's;
 - the treasury and procurement systems: `Zcd-Signature` HMAC over the raw body; a missing,
   stale or wrong signature → 401 bad_signature, checked before the body is even parsed.
 """
@@ -52,6 +54,14 @@ async def ops_principal(who: Annotated[Principal, Depends(principal)]) -> Princi
 
 
 async def bank_or_ops(who: Annotated[Principal, Depends(principal)]) -> Principal:
+    if who.is_supplier:
+        raise Problem(ErrorCode.FORBIDDEN, "this endpoint is for banks and operations staff")
+    return who
+
+
+async def supplier_principal(who: Annotated[Principal, Depends(principal)]) -> Principal:
+    if not who.is_supplier or who.credit_code is None:
+        raise Problem(ErrorCode.FORBIDDEN, "this endpoint is for suppliers signed in with an SMS code")
     return who
 
 
@@ -85,6 +95,7 @@ async def procurement_body(request: Request, state: Annotated[AppState, Depends(
 BankPrincipal = Annotated[Principal, Depends(bank_principal)]
 OpsPrincipal = Annotated[Principal, Depends(ops_principal)]
 AnyPrincipal = Annotated[Principal, Depends(bank_or_ops)]
+SupplierPrincipal = Annotated[Principal, Depends(supplier_principal)]
 TreasuryBody = Annotated[bytes, Depends(treasury_body)]
 ProcurementBody = Annotated[bytes, Depends(procurement_body)]
 State = Annotated[AppState, Depends(app_state)]

@@ -25,7 +25,18 @@ from api.edge import Edge
 from api.metrics import LATENCY, REQUESTS
 from api.problems import problem_responses
 from api.redelivery import redeliver_forever
-from api.routes import banks, codec, events, health, ops, ops_actions, procurement, stats, treasury
+from api.routes import (
+    banks,
+    codec,
+    events,
+    health,
+    ops,
+    ops_actions,
+    procurement,
+    stats,
+    supplier_auth,
+    treasury,
+)
 from api.state import AppState
 from domain.inputs import is_id
 from domain.settings import Settings
@@ -95,6 +106,7 @@ def create_app(
             background.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await background
+            await state.aclose()
             for own in opened:
                 await own.close()
 
@@ -152,7 +164,19 @@ def create_app(
         )
         return response
 
-    for module in (banks, events, treasury, procurement, ops, ops_actions, stats, health, codec, bureau):
+    for module in (
+        banks,
+        events,
+        treasury,
+        procurement,
+        ops,
+        ops_actions,
+        stats,
+        health,
+        codec,
+        bureau,
+        supplier_auth,
+    ):
         app.include_router(module.router)
     # size limit and credentials before any body is read (inside CORS, so preflights still work)
     app.add_middleware(Edge)

@@ -40,6 +40,8 @@ _TITLES: dict[ErrorCode, str] = {
     ErrorCode.BAD_SIGNATURE: "Bad signature",
     ErrorCode.UPSTREAM_UNAVAILABLE: "Upstream unavailable",
     ErrorCode.INTERNAL_ERROR: "Internal error",
+    ErrorCode.PAYLOAD_TOO_LARGE: "Payload too large",
+    ErrorCode.TOO_MANY_ATTEMPTS: "Too many attempts",
 }
 
 

@@ -1,4 +1,6 @@
-"""What the request handlers share: settings, repositories and the Temporal client.
+"""What the request handlers share: settings, repositories, the Temporal client, and one HTTP
+client for the outside systems the API itself calls (the procurement system and the SMS gateway
+of the supplier's channel; everything else is called by the workflows' activities).
 
 The API starts serving before PostgreSQL and Temporal answer (parts wait for each other):
 until each is connected its attribute raises a 503 `upstream_unavailable` problem, so every
@@ -7,6 +9,7 @@ handler that needs it answers "retry later" instead of failing, while `/healthz`
 
 from __future__ import annotations
 
+import httpx
 from fastapi import Request
 from temporalio.client import Client
 
@@ -20,6 +23,7 @@ class AppState:
         self.settings = settings
         self._repos = repos
         self._temporal = temporal
+        self._http: httpx.AsyncClient | None = None
 
     @property
     def repos(self) -> Repositories:
@@ -40,6 +44,18 @@ class AppState:
     @temporal.setter
     def temporal(self, client: Client) -> None:
         self._temporal = client
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """Opened on first use, closed with the app (`aclose`)."""
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=self.settings.http_timeout_seconds)
+        return self._http
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
 
     @property
     def has_database(self) -> bool:

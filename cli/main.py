@@ -127,9 +127,9 @@ def ui_proxy() -> None:
 
 @app.command()
 def simulators() -> None:
-    """Run the procurement, bank and treasury simulators (state under ZCD_DATA_DIR).
+    """Run the procurement, bank, treasury and SMS simulators (state under ZCD_DATA_DIR).
 
-    Binds ZCD_SIMULATORS_HOST on ZCD_PROCUREMENT_PORT, ZCD_BANK_PORT and ZCD_TREASURY_PORT;
+    Binds ZCD_SIMULATORS_HOST on ZCD_PROCUREMENT_PORT, ZCD_BANK_PORT, ZCD_TREASURY_PORT and ZCD_SMS_PORT;
     signed callbacks go to ZCD_API_URL with ZCD_TREASURY_SECRET / ZCD_PROCUREMENT_SECRET."""
     from runtime.logging import configure_logging
     from simulators.main import serve_until_stopped

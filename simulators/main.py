@@ -1,10 +1,11 @@
-"""Run the three simulated systems in one process (the local stack's `zcd simulators`, and
-`make run`): procurement, bank and treasury on `settings.simulators_host` and their ports.
+"""Run the simulated systems in one process (the local stack's `zcd simulators`, and `make
+run`): procurement, bank, treasury and the SMS gateway on `settings.simulators_host` and their
+ports.
 
 The listening sockets are bound before any server starts, so a busy port is a clear
 `OSError` at once (rather than uvicorn's `sys.exit` inside a task), and a client may connect
 as soon as this returns its sockets. Signals are left to the caller: cancelling
-`serve_simulators` stops the three servers cleanly.
+`serve_simulators` stops the servers cleanly.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from fastapi import FastAPI
 from domain.settings import Settings
 from simulators.bank import create_bank_app
 from simulators.procurement import create_procurement_app
+from simulators.sms import create_sms_app
 from simulators.treasury import create_treasury_app
 
 log = structlog.get_logger("simulators")
@@ -68,7 +70,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
 
 
 def state_files(data_dir: Path | None) -> dict[str, Path | None]:
-    names = ("procurement", "bank", "treasury", "bank-book")
+    names = ("procurement", "bank", "treasury", "bank-book", "sms")
     return {name: (data_dir / "simulators" / f"{name}.json" if data_dir else None) for name in names}
 
 
@@ -78,6 +80,7 @@ def build_apps(settings: Settings, data_dir: Path | None) -> dict[str, FastAPI]:
         "procurement": create_procurement_app(settings, files["procurement"]),
         "bank": create_bank_app(settings, files["bank"], book_file=files["bank-book"]),
         "treasury": create_treasury_app(settings, files["treasury"]),
+        "sms": create_sms_app(settings, files["sms"]),
     }
 
 
@@ -128,12 +131,13 @@ async def _started(servers: list[_Server], tasks: list[asyncio.Task[None]]) -> N
 
 
 async def serve_simulators(settings: Settings, data_dir: Path | None) -> None:
-    """Serve the three simulators until cancelled; state persists under `data_dir` when given."""
+    """Serve the simulators until cancelled; state persists under `data_dir` when given."""
     apps = build_apps(settings, data_dir)
     ports = {
         "procurement": settings.procurement_port,
         "bank": settings.bank_port,
         "treasury": settings.treasury_port,
+        "sms": settings.sms_port,
     }
     services: list[SimulatorService] = []
     try:

@@ -1,7 +1,7 @@
 """The whole platform, every part its own OS process on free ports, as the chaos run needs it.
 
 PostgreSQL from the embedded wheel, the Temporal dev server on a SQLite *file* (so a restart
-finds its workflows again), the three simulators, the API and two workers — started with the
+finds its workflows again), the simulators, the API and two workers — started with the
 environment `zcd run` gives them (local_stack/supervisor.py), but each separately, so that each can be
 killed and started again on its own. Credentials and the payload key are generated per run.
 """
@@ -34,6 +34,7 @@ from tests.fixtures.database import free_port
 from workflows import search_attributes as sa
 
 WORKERS = ("worker-1", "worker-2")
+SIMULATED_SYSTEMS = ("procurement", "bank", "treasury", "sms")
 REPOSITORY = Path(__file__).resolve().parents[2]
 # the product's packages, copied once per run: every restart of every part runs the code the
 # run started with (edits made to the tree meanwhile would otherwise reach workflows in flight
@@ -68,10 +69,11 @@ class Ports:
     procurement: int
     bank: int
     treasury: int
+    sms: int
 
     @classmethod
     def free(cls) -> Ports:
-        return cls(*(free_port() for _ in range(6)))
+        return cls(*(free_port() for _ in range(7)))
 
 
 @dataclass
@@ -109,7 +111,7 @@ class Cluster:
             "api": self.api_url,
             "temporal": self.temporal_address,
             "database_url": self.database_url,
-            "simulators": {s: self.simulator_url(s) for s in ("procurement", "bank", "treasury")},
+            "simulators": {s: self.simulator_url(s) for s in SIMULATED_SYSTEMS},
             "credentials": self.credentials,
         }
 
@@ -157,7 +159,7 @@ class Cluster:
                 "ZCD_REDELIVERY_INTERVAL_SECONDS": REDELIVERY_SECONDS,
             }
         )
-        for system in ("procurement", "bank", "treasury"):
+        for system in SIMULATED_SYSTEMS:
             env[f"ZCD_{system.upper()}_PORT"] = str(getattr(self.ports, system))
             env[f"ZCD_{system.upper()}_URL"] = self.simulator_url(system)
         return env
@@ -231,7 +233,7 @@ class Cluster:
 
     async def _simulators_ready(self) -> bool:
         async with httpx.AsyncClient(timeout=2) as http:
-            for system in ("procurement", "bank", "treasury"):
+            for system in SIMULATED_SYSTEMS:
                 if (await http.get(f"{self.simulator_url(system)}/healthz")).status_code != 200:
                     return False
         return True

@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def stack_environment(root: Path) -> dict[str, str]:
     """Every port the stack opens, chosen free, and the data directory under `root`."""
-    names = ("api", "temporal", "ui", "ui_backend", "db", "metrics", "procurement", "bank", "treasury")
+    names = ("api", "temporal", "ui", "ui_backend", "db", "metrics", "procurement", "bank", "treasury", "sms")
     ports = {name: free_port() for name in names}
     env = {
         key: value
@@ -51,7 +51,7 @@ def stack_environment(root: Path) -> dict[str, str]:
             "ZCD_WORKER_METRICS_PORT": str(ports["metrics"]),
         }
     )
-    for system in ("procurement", "bank", "treasury"):
+    for system in ("procurement", "bank", "treasury", "sms"):
         env[f"ZCD_{system.upper()}_PORT"] = str(ports[system])
         env[f"ZCD_{system.upper()}_URL"] = f"http://127.0.0.1:{ports[system]}"
     return env

@@ -1,4 +1,4 @@
-"""Clients of the three systems, pointed at the session's simulators."""
+"""Clients of the outside systems, pointed at the session's simulators."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 
 from integrations.bank import BankClient
 from integrations.procurement import ProcurementClient
+from integrations.sms import SmsClient
 from integrations.treasury import TreasuryClient
 from tests.fixtures.simulators import RunningSimulators
 
@@ -27,4 +28,10 @@ async def bank(simulators: RunningSimulators) -> AsyncIterator[BankClient]:
 @pytest.fixture
 async def treasury(simulators: RunningSimulators) -> AsyncIterator[TreasuryClient]:
     async with TreasuryClient(simulators.treasury_url, timeout_seconds=5.0) as client:
+        yield client
+
+
+@pytest.fixture
+async def sms(simulators: RunningSimulators) -> AsyncIterator[SmsClient]:
+    async with SmsClient(simulators.sms_url, timeout_seconds=5.0) as client:
         yield client

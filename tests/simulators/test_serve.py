@@ -38,7 +38,7 @@ async def answering(url: str) -> None:
 async def serving(settings: Settings, data_dir: Path) -> AsyncIterator[asyncio.Task[None]]:
     task = asyncio.create_task(serve_simulators(settings, data_dir))
     try:
-        for url in (settings.procurement_url, settings.bank_url, settings.treasury_url):
+        for url in (settings.procurement_url, settings.bank_url, settings.treasury_url, settings.sms_url):
             await answering(url + "/healthz")
         yield task
     finally:
@@ -48,15 +48,17 @@ async def serving(settings: Settings, data_dir: Path) -> AsyncIterator[asyncio.T
 
 
 async def test_serves_until_cancelled_and_keeps_state(tmp_path: Path) -> None:
-    p, b, t = free_ports(3)
+    p, b, t, s = free_ports(4)
     settings = Settings(
         simulators_host="127.0.0.1",
         procurement_port=p,
         bank_port=b,
         treasury_port=t,
+        sms_port=s,
         procurement_url=f"http://127.0.0.1:{p}",
         bank_url=f"http://127.0.0.1:{b}",
         treasury_url=f"http://127.0.0.1:{t}",
+        sms_url=f"http://127.0.0.1:{s}",
     )
     payout = {
         "application_id": "A",
@@ -83,7 +85,11 @@ async def test_a_busy_port_fails_at_once(tmp_path: Path) -> None:
     busy = bind_socket("127.0.0.1", 0)
     try:
         settings = Settings(
-            simulators_host="127.0.0.1", bank_port=int(busy.getsockname()[1]), procurement_port=0, treasury_port=0
+            simulators_host="127.0.0.1",
+            bank_port=int(busy.getsockname()[1]),
+            procurement_port=0,
+            treasury_port=0,
+            sms_port=0,
         )
         with pytest.raises(OSError):
             await serve_simulators(settings, None)

@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_stops_the_simulators_cleanly(tmp_path: Path, sig: signal.Signals) -> None:
-    ports = dict(zip(("procurement", "bank", "treasury"), free_ports(3), strict=True))
+    ports = dict(zip(("procurement", "bank", "treasury", "sms"), free_ports(4), strict=True))
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZCD_")}
     env |= {"ZCD_DATA_DIR": str(tmp_path), "ZCD_LOG_FORMAT": "json"}
     env |= {f"ZCD_{name.upper()}_PORT": str(port) for name, port in ports.items()}
