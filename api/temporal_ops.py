@@ -84,7 +84,10 @@ def case_summary(inp: FinancingInput) -> str:
     the district arrives with verification and is in the current details and search attributes)."""
     request = inp.request
     amount = f"{request.requested_amount:,.2f}"
-    return f"{inp.bank_code} · contract {request.contract_no} · {amount} requested ({request.product_code})"
+    summary = f"{inp.bank_code} · contract {request.contract_no} · {amount} requested ({request.product_code})"
+    if inp.preapproved is not None:
+        summary += f" · pre-approved: offer {inp.preapproved.offer_id} accepted by the supplier"
+    return summary
 
 
 def case_details(inp: FinancingInput) -> str:

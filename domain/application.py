@@ -79,6 +79,26 @@ class Deadlines(BaseModel):
     disbursement_attention_minutes: int = 30
 
 
+class Preapproval(BaseModel):
+    """A bank's offer that the supplier accepted on its financing request (API.md v1.1
+    "Suppliers"): the platform submits the application on the bank's behalf, and once verified
+    it is approved at these terms without a second review (stage account_lock next)."""
+
+    request_id: str
+    offer_id: str
+    approved_amount: Money
+    annual_rate: Rate
+    term_days: int
+
+    def decision(self) -> Decision:
+        return Decision(
+            decision="approve",
+            approved_amount=self.approved_amount,
+            annual_rate=self.annual_rate,
+            term_days=self.term_days,
+        )
+
+
 class FinancingInput(BaseModel):
     """The workflow's start input."""
 
@@ -93,6 +113,9 @@ class FinancingInput(BaseModel):
     # with a later calendar package computes the same deadlines. None (a financing started
     # before it was passed): the review SLA counts calendar days, as it did then.
     calendar: WorkingCalendar | None = None
+    # the supplier's channel: already approved at an accepted offer's terms. The default keeps
+    # every history recorded before the field replaying as it ran (the branch is never taken)
+    preapproved: Preapproval | None = None
 
 
 # ---- messages that drive a financing ---------------------------------------------------
@@ -348,6 +371,9 @@ class ApplicationView(BaseModel):
     version: int = 0
     attention: list[AttentionItem] = Field(default_factory=list)  # attention_reasons, with their keys
     messages: list[MessageOutcome] = Field(default_factory=list)  # every message delivered, with its outcome
+    # the supplier's channel: the financing request and the bank's offer it was accepted from
+    financing_request_id: str | None = None
+    offer_id: str | None = None
 
 
 class Recorded(BaseModel):

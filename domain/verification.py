@@ -11,8 +11,16 @@ from datetime import date
 from decimal import Decimal
 
 from domain.application import Decision
-from domain.contracts import ContractStatus
-from domain.products import Product
+from domain.contracts import Contract, ContractStatus
+from domain.products import Product, eligible_maximum, known_paid
+
+
+def contract_eligible_maximum(product: Product, contract: Contract, recorded_payments: Decimal) -> Decimal:
+    """What `product` lends at most on `contract` (API.md: max_ratio × (amount − paid), rounded
+    down to the fen), paid counted as the platform knows it (v1.1: the larger of the procurement
+    system's `paid_amount` and the treasury payments recorded). Verification decides with it, and
+    the supplier's channel shows what every bank would lend with it: one rule, one function."""
+    return eligible_maximum(product, contract.amount, known_paid(contract.paid_amount, recorded_payments))
 
 
 def contract_problem(

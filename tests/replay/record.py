@@ -1,9 +1,9 @@
 """Record the histories the replay suite guards: `python -m tests.replay.record`.
 
-Every financing the workflow tests start (tests/workflow/test_financing.py and
-test_messages.py: every path — happy, refused, rejected, expired, lock refused and expired,
+Every financing the workflow tests start (tests/workflow/test_financing.py, test_messages.py
+and test_preapproved.py: every path — happy, refused, rejected, expired, lock refused and expired,
 withdrawn, cancelled, partial payments, overdue → settled, written off + recovery, misdirected
-+ acknowledged, early and late messages) leaves its history in tests/replay/histories.
++ acknowledged, early and late messages, approved at an accepted offer's terms) leaves its history in tests/replay/histories.
 
 Record them *before* a change to the workflow, with the code that runs in production, and keep
 them: a history the old code wrote is what a non-deterministic change would break (see
@@ -17,7 +17,11 @@ import sys
 from pathlib import Path
 
 HISTORIES = Path(__file__).parent / "histories"
-RECORDED_BY = ["tests/workflow/test_financing.py", "tests/workflow/test_messages.py"]
+RECORDED_BY = [
+    "tests/workflow/test_financing.py",
+    "tests/workflow/test_messages.py",
+    "tests/workflow/test_preapproved.py",
+]
 
 
 def record() -> int:

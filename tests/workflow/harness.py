@@ -32,6 +32,7 @@ from domain.application import (
     CollectionAccount,
     Deadlines,
     FinancingInput,
+    Preapproval,
     Recorded,
 )
 from domain.contracts import Contract, ContractDossier, ContractStatus, PastContract, Purchaser, Supplier
@@ -292,8 +293,10 @@ class Harness:
         deadlines: Deadlines | None = None,
         application_id: str | None = None,
         calendar: WorkingCalendar | None = WORKING_CALENDAR,
+        preapproved: Preapproval | None = None,
     ) -> tuple[WorkflowHandle[Any, ApplicationView], ApplicationView]:
-        """POST /v1/applications the way the API does it: update-with-start."""
+        """POST /v1/applications the way the API does it: update-with-start (`preapproved`: as
+        the supplier's acceptance of an offer submits it on the bank's behalf)."""
         app_id = application_id or uuid.uuid4().hex[:12]
         inp = FinancingInput(
             application_id=app_id,
@@ -303,6 +306,7 @@ class Harness:
             submitted_at=datetime.now(UTC),
             deadlines=deadlines or Deadlines(),
             calendar=calendar,
+            preapproved=preapproved,
         )
         start: WithStartWorkflowOperation[Any, ApplicationView] = WithStartWorkflowOperation(
             names.WORKFLOW_TYPE,

@@ -17,10 +17,9 @@ with workflow.unsafe.imports_passed_through():
     from domain import steps
     from domain.application import business_date
     from domain.errors import BusinessRefusal, ErrorCode
-    from domain.products import eligible_maximum, known_paid
     from domain.repayment import LoanTerms, open_balance
     from domain.stages import Stage
-    from domain.verification import contract_problem
+    from domain.verification import contract_eligible_maximum, contract_problem, decision_problems
 
 from workflows.financing import saga
 from workflows.financing.deadlines import review_deadlines, wait_in_stage
@@ -73,8 +72,7 @@ async def verify(p: Process) -> None:
         )
         return
     if inp.product is not None:
-        paid = known_paid(contract.paid_amount, dossier.recorded_payments)
-        verification.eligible_max = eligible_maximum(inp.product, contract.amount, paid)
+        verification.eligible_max = contract_eligible_maximum(inp.product, contract, dossier.recorded_payments)
     problem = contract_problem(
         supplier_credit_code=request.supplier_credit_code,
         contract_supplier=contract.supplier.credit_code,
@@ -109,6 +107,9 @@ async def verify(p: Process) -> None:
         return
     if state.interrupted:
         await saga.end_interrupted(p)
+    if inp.preapproved is not None:
+        await preapprove(p)
+        return
     try:
         await submit_for_review(p)
     except (ActivityError, StepRefused) as err:
@@ -144,6 +145,28 @@ async def submit_for_review(p: Process) -> None:
     p.enter(Stage.BANK_REVIEW, waiting_for="the bank's decision", attention_at=attention_at, expiry_at=expiry_at)
 
 
+async def preapprove(p: Process) -> None:
+    """The supplier accepted this bank's offer on its financing request: once verified, the
+    application is approved at the offer's terms (checked as a decision is, against what
+    verification found) and goes on to the account lock. The bank made its review when it
+    offered, so nothing is sent to its credit system. No command is issued here: histories
+    from before the supplier's channel never take this branch, and replay as they ran."""
+    inp, state = p.inp, p.state
+    offer, verification = inp.preapproved, state.verification
+    assert offer is not None and inp.product is not None  # no product: refused by contract_problem
+    decision = offer.decision()
+    problems = decision_problems(decision, inp.product, inp.request.requested_amount, verification.eligible_max)
+    if problems:
+        await refuse(p, BusinessRefusal(ErrorCode.VALIDATION_ERROR, "the offer no longer fits: " + "; ".join(problems)))
+        return
+    verification.done = True
+    state.review.decision = decision
+    p.note(
+        f"approved at the terms of offer {offer.offer_id} ({offer.approved_amount} at {offer.annual_rate} for "
+        f"{offer.term_days} days), accepted by the supplier on financing request {offer.request_id}"
+    )
+
+
 async def refuse(p: Process, refusal: BusinessRefusal) -> None:
     """Verification refused the application: undo anything done, answer the bank."""
     p.state.verification.refusal = refusal
@@ -155,6 +178,8 @@ async def refuse(p: Process, refusal: BusinessRefusal) -> None:
 
 async def review(p: Process) -> None:
     state = p.state
+    if p.inp.preapproved is not None:
+        return  # approved at the accepted offer's terms (preapprove)
     while True:
         decided = await wait_in_stage(
             p,

@@ -186,4 +186,6 @@ def to_view(state: FinancingState, inp: FinancingInput, version: int) -> Applica
         version=version,
         attention=attention_items(state.attention),
         messages=list(state.inbox.outcomes.values()),
+        financing_request_id=inp.preapproved.request_id if inp.preapproved else None,
+        offer_id=inp.preapproved.offer_id if inp.preapproved else None,
     )
