@@ -29,11 +29,13 @@ from api.routes import (
     banks,
     codec,
     events,
+    financing_requests,
     health,
     ops,
     ops_actions,
     procurement,
     stats,
+    supplier,
     supplier_auth,
     treasury,
 )
@@ -176,6 +178,8 @@ def create_app(
         codec,
         bureau,
         supplier_auth,
+        supplier,
+        financing_requests,
     ):
         app.include_router(module.router)
     # size limit and credentials before any body is read (inside CORS, so preflights still work)

@@ -8,7 +8,8 @@ purchasers and a clean delivery record never lower the score.
 
 from __future__ import annotations
 
-from decimal import Decimal
+import re
+from decimal import ROUND_HALF_UP, Decimal
 
 from pydantic import BaseModel
 
@@ -79,3 +80,46 @@ def build_credit_profile(history: list[PastContract]) -> CreditProfile:
         years_active=years,
         explanation=explanation,
     )
+
+
+# ---- the portrait in plain words (smart service) --------------------------------------------
+
+_GRADE_WORDS = {"A": "优秀", "B": "良好", "C": "一般", "D": "偏弱", "E": "较弱"}
+_POINTS = re.compile(r": ([+-]\d+)$")
+
+
+def _percent(rate: str) -> str:
+    return f"{(Decimal(rate) * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP)}%"
+
+
+def plain_reasons(profile: CreditProfile) -> list[str]:
+    """The profile's reasons in plain Chinese, for the supplier and the bank's clerk: the score
+    and grade, then each fact of the procurement history with the points it gave (the points are
+    those of `explanation`, line for line, so the words never disagree with the score)."""
+    points = []
+    for line in profile.explanation:
+        found = _POINTS.search(line)
+        points.append(int(found.group(1)) if found else None)
+    facts = [
+        f"中标政府采购合同 {profile.contracts_won} 份",
+        f"合同金额合计 {profile.total_amount:,.2f} 元",
+        f"与 {profile.distinct_purchasers} 家不同的采购单位合作",
+        f"按时交付率 {_percent(profile.on_time_delivery_rate)}",
+        f"采购单位按时付款率 {_percent(profile.on_time_payment_rate)}",
+        f"有合同的年份共 {profile.years_active} 年",
+    ]
+    if profile.terminated_contracts:
+        facts.append(f"{profile.terminated_contracts} 份合同被终止")
+    words = [
+        f"信用评分 {profile.score} 分，等级 {profile.grade}（{_GRADE_WORDS.get(profile.grade, profile.grade)}），"
+        "由政府采购中的中标与履约记录得出"
+    ]
+    for n, fact in enumerate(facts):
+        got = points[n] if n < len(points) else None
+        if got is None:
+            words.append(fact)
+        elif got < 0:
+            words.append(f"{fact}，减 {-got} 分")
+        else:
+            words.append(f"{fact}，加 {got} 分")
+    return words

@@ -73,6 +73,10 @@ class _History(BaseModel):
     items: list[PastContract]
 
 
+class _Contracts(BaseModel):
+    items: list[Contract]
+
+
 class ProcurementClient(ServiceClient):
     system = "procurement"
 
@@ -92,6 +96,11 @@ class ProcurementClient(ServiceClient):
                 ) from refusal
             raise
         return self.parse(Contract, data)
+
+    async def supplier_contracts(self, credit_code: str) -> list[Contract]:
+        """The supplier's contracts the procurement system holds (won and signed), newest first."""
+        data = await self.get("/contracts", params={"supplier_credit_code": credit_code})
+        return self.parse(_Contracts, data).items
 
     async def supplier_history(self, credit_code: str) -> list[PastContract]:
         data = await self.get(f"/suppliers/{segment(credit_code)}/contracts")

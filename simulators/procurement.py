@@ -4,6 +4,9 @@ account — the procurement side of 三网融合.
 
 Own API (faults apply; every POST needs an `Idempotency-Key`):
 - `GET  /contracts/{no}` → the contract with its current `payee_account_no` (404 `contract_not_found`).
+- `GET  /contracts?supplier_credit_code=` → `{"items": [Contract]}`: the supplier's contracts this
+  system holds (those created through `/sim/contracts`), newest signed first, each with its current
+  payee account.
 - `GET  /suppliers/{credit_code}/contracts` → `{"items": [PastContract]}`: a stable made-up history
   derived from the credit code, plus contracts created through `/sim/contracts` for that supplier.
 - `POST /contracts/{no}/financing` `{application_id, bank_code, supplier_credit_code, amount}` →
@@ -188,6 +191,10 @@ class PurchaserDecision(BaseModel):
 
 class HistoryItems(BaseModel):
     items: list[PastContract]
+
+
+class ContractItems(BaseModel):
+    items: list[Contract]
 
 
 class CallbackAnswer(BaseModel):
@@ -450,6 +457,11 @@ def _own_api(sim: ProcurementSimulator) -> APIRouter:
     @router.get("/contracts/{contract_no}")
     async def get_contract(contract_no: str) -> Contract:
         return sim.contract(contract_no)
+
+    @router.get("/contracts")
+    async def contracts_of(supplier_credit_code: str) -> ContractItems:
+        mine = [c for c in sim.state.contracts.values() if c.supplier.credit_code == supplier_credit_code]
+        return ContractItems(items=sorted(mine, key=lambda c: (c.signed_on, c.contract_no), reverse=True))
 
     @router.get("/suppliers/{credit_code}/contracts")
     async def supplier_contracts(credit_code: str) -> HistoryItems:

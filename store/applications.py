@@ -236,6 +236,7 @@ class ApplicationRepository:
         limit: int = 50,
         cursor: str | None = None,
         updated_since: datetime | None = None,
+        supplier_credit_code: str | None = None,
     ) -> tuple[list[ApplicationView], str | None]:
         """A page of applications, newest first (submitted_at, then id, descending).
 
@@ -253,6 +254,8 @@ class ApplicationRepository:
 
         if bank_code is not None:
             condition("bank_code = ?", bank_code)
+        if supplier_credit_code is not None:  # a supplier's own, every bank's and channel's
+            condition("supplier_credit_code = ?", supplier_credit_code)
         if stage is not None:
             condition("stage = ?", Stage(stage).value)
         if contract_no is not None:

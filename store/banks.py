@@ -53,6 +53,24 @@ class BankRepository:
         )
         return [_product(row) for row in rows]
 
+    async def every_product(self) -> list[tuple[Bank, Product]]:
+        """Every seeded bank's products, banks in the seeded order (the supplier's channel shows
+        what each would lend)."""
+        rows = await self._pool.fetch(
+            f"""
+            SELECT b.bank_code, b.name, b.name_en, b.kind, {", ".join("p." + c for c in _PRODUCT_COLUMNS.split(", "))}
+              FROM banks b JOIN products p ON p.bank_code = b.bank_code
+             ORDER BY b.sort_order, b.bank_code, p.product_code
+            """
+        )
+        return [
+            (
+                Bank(bank_code=r["bank_code"], name=r["name"], name_en=r["name_en"], kind=r["kind"]),
+                _product({c: r[c] for c in _PRODUCT_COLUMNS.split(", ")}),
+            )
+            for r in rows
+        ]
+
     async def get_bank(self, bank_code: str) -> Bank | None:
         row = await self._pool.fetchrow(
             "SELECT bank_code, name, name_en, kind FROM banks WHERE bank_code = $1", bank_code

@@ -10,6 +10,7 @@ from store.applications import ApplicationRepository
 from store.audit import AuditTrail
 from store.banks import BankRepository
 from store.events import EventRepository
+from store.financing_requests import FinancingRequests
 from store.idempotency import IdempotencyRepository
 from store.ledger import LedgerRepository
 from store.payments import AccountChangeInbox, PaymentInbox
@@ -30,6 +31,7 @@ class Repositories:
     banks: BankRepository
     events: EventRepository
     statistics: StatisticsRepository
+    financing_requests: FinancingRequests
 
     @classmethod
     def over(cls, pool: asyncpg.Pool) -> Repositories:
@@ -45,4 +47,5 @@ class Repositories:
             banks=BankRepository(pool),
             events=EventRepository(pool),
             statistics=StatisticsRepository(pool),
+            financing_requests=FinancingRequests(pool),
         )

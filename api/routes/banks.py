@@ -27,6 +27,7 @@ from domain.application import (
     Deadlines,
     Decision,
     FinancingInput,
+    Preapproval,
     RepaymentReceipt,
     SupplierRepayment,
     Withdrawal,
@@ -67,7 +68,15 @@ def _dump(view: ApplicationView) -> dict[str, Any]:
     return view.model_dump(mode="json")
 
 
-async def _start(state: AppState, bank_code: str, body: ApplicationRequest, application_id: str) -> ApplicationView:
+async def _start(
+    state: AppState,
+    bank_code: str,
+    body: ApplicationRequest,
+    application_id: str,
+    preapproved: Preapproval | None = None,
+) -> ApplicationView:
+    """Start (or join) the financing workflow and wait for its answer: the one path every
+    application takes, the bank's own and the supplier's accepted offer (`preapproved`)."""
     product = await state.repos.banks.get_product(bank_code, body.product_code)
     if product is not None and state.settings.review_sla_days is not None:
         product = product.model_copy(update={"review_sla_days": state.settings.review_sla_days})
@@ -80,6 +89,7 @@ async def _start(state: AppState, bank_code: str, body: ApplicationRequest, appl
         submitted_at=now,
         deadlines=deadlines(state),
         calendar=state_council_calendar(business_date(now).year),  # its SLA counts working days
+        preapproved=preapproved,
     )
     try:
         answer = await temporal_ops.submit(
@@ -168,14 +178,23 @@ async def submit_application(
 
 
 async def _start_fresh(
-    state: AppState, bank_code: str, body: ApplicationRequest, key: str, application_id: str
+    state: AppState,
+    bank_code: str,
+    body: ApplicationRequest,
+    key: str,
+    application_id: str,
+    preapproved: Preapproval | None = None,
+    on_candidate: Callable[[str], Awaitable[None]] | None = None,
 ) -> ApplicationView:
     """Start (or join) the workflow for a keyed request. An earlier request with this key
-    that was refused left a closed workflow under the derived id: move to the next id."""
+    that was refused left a closed workflow under the derived id: move to the next id.
+    `on_candidate` hears each id before it is started (a caller keeping it in its own record)."""
     candidate = application_id
     for generation in range(1, 50):
         try:
-            return await _start(state, bank_code, body, candidate)
+            if on_candidate is not None:
+                await on_candidate(candidate)
+            return await _start(state, bank_code, body, candidate, preapproved)
         except temporal_ops.AlreadyClosed:
             recorded = await state.repos.applications.get(candidate)
             if recorded is not None:

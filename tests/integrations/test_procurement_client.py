@@ -4,6 +4,7 @@ financing per contract, and the payee-account change with the purchaser's signed
 from __future__ import annotations
 
 import time
+from datetime import date
 from decimal import Decimal
 
 import httpx
@@ -53,6 +54,18 @@ async def test_the_dossier_has_the_contract_the_history_and_no_financing(
     assert dossier.contract == contract
     assert contract.contract_no in {c.contract_no for c in dossier.history}
     assert dossier.financing is None
+
+
+async def test_a_suppliers_contracts_are_listed_newest_first(
+    simulators: RunningSimulators, procurement: ProcurementClient
+) -> None:
+    older = await simulators.new_contract()
+    newer = await simulators.new_contract(supplier=older.supplier, signed_on=date(2026, 10, 15))
+    await simulators.new_contract()  # another supplier's
+    listed = await procurement.supplier_contracts(older.supplier.credit_code)
+    assert [c.contract_no for c in listed] == [newer.contract_no, older.contract_no]
+    assert listed[1] == older
+    assert await procurement.supplier_contracts("91320200MA2NQ7PL0X") == []
 
 
 async def test_an_unknown_contract_is_contract_not_found(procurement: ProcurementClient) -> None:

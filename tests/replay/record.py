@@ -3,7 +3,8 @@
 Every financing the workflow tests start (tests/workflow/test_financing.py, test_messages.py
 and test_preapproved.py: every path — happy, refused, rejected, expired, lock refused and expired,
 withdrawn, cancelled, partial payments, overdue → settled, written off + recovery, misdirected
-+ acknowledged, early and late messages, approved at an accepted offer's terms) leaves its history in tests/replay/histories.
++ acknowledged, early and late messages, approved at an accepted offer's terms) leaves its
+history in tests/replay/histories.
 
 Record them *before* a change to the workflow, with the code that runs in production, and keep
 them: a history the old code wrote is what a non-deterministic change would break (see

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain.contracts import ContractStatus, PastContract
-from domain.credit_profile import CreditProfile, build_credit_profile
+from domain.credit_profile import CreditProfile, build_credit_profile, plain_reasons
 from tests.unit.strategies import money
 
 D = Decimal
@@ -193,3 +193,34 @@ def test_adding_an_on_time_contract_never_lowers_the_score(history: list[PastCon
 def test_profile_round_trips_as_json(history: list[PastContract]) -> None:
     profile = build_credit_profile(history)
     assert CreditProfile.model_validate_json(profile.model_dump_json()) == profile
+
+
+def test_the_reasons_in_plain_chinese_say_each_fact_with_its_points() -> None:
+    history = [
+        contract(n, purchaser=f"P{n % 3}", amount="300000.00", year=2024 + n % 2, paid=n % 4 != 0) for n in range(6)
+    ]
+    history.append(contract(9, status=ContractStatus.TERMINATED))
+    profile = build_credit_profile(history)
+    words = plain_reasons(profile)
+    assert words[0].startswith(f"信用评分 {profile.score} 分，等级 {profile.grade}")
+    assert words[1:] == [
+        "中标政府采购合同 7 份，加 14 分",
+        "合同金额合计 1,900,000.00 元，加 9 分",
+        "与 3 家不同的采购单位合作，加 9 分",
+        "按时交付率 100%，加 20 分",
+        "采购单位按时付款率 71%，加 10 分",
+        "有合同的年份共 2 年，加 4 分",
+        "1 份合同被终止，减 10 分",
+    ]
+    # the words' points add up to the score, as the explanation's do
+    total = sum(int(w.rsplit(" ", 2)[1]) * (-1 if "减" in w else 1) for w in words[1:])
+    assert total == profile.score
+
+
+@given(st.lists(st.builds(contract, st.integers(0, 10**6), year=st.integers(2015, 2026)), max_size=40))
+@settings(max_examples=50)
+def test_every_profile_has_plain_reasons_for_every_line_of_its_explanation(history: list[PastContract]) -> None:
+    profile = build_credit_profile(history)
+    words = plain_reasons(profile)
+    assert len(words) == len(profile.explanation) + 1
+    assert all(("加" in w or "减" in w) for w in words[1:])

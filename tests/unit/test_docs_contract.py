@@ -24,7 +24,7 @@ from domain.settings import Settings
 from domain.signing import signature_header, verify_signature
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-GUIDES = ("banks.md", "callbacks.md", "ops.md", "bureau.md")
+GUIDES = ("banks.md", "callbacks.md", "ops.md", "bureau.md", "suppliers.md")
 
 # a path: /v1 then segments that are literal, {templated} or a shell $VARIABLE
 _PATH = r"/v1(?:/(?:\{[^}/\s]+\}|\$[A-Z_]+|[A-Za-z0-9_.\-]+))+"
