@@ -37,6 +37,7 @@ from api.routes import (
     stats,
     supplier,
     supplier_auth,
+    supplier_pages,
     treasury,
 )
 from api.state import AppState
@@ -180,6 +181,7 @@ def create_app(
         supplier_auth,
         supplier,
         financing_requests,
+        supplier_pages,
     ):
         app.include_router(module.router)
     # size limit and credentials before any body is read (inside CORS, so preflights still work)
