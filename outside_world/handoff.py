@@ -23,6 +23,7 @@ class Handoff:
     ops_key: str
     treasury_secret: str
     procurement_secret: str = ""
+    sms: str = ""  # the SMS gateway simulator (the supplier's sign-in codes)
     document: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -38,6 +39,7 @@ class Handoff:
             ops_key=str(creds["ops"]),
             treasury_secret=str(creds["treasury_secret"]),
             procurement_secret=str(creds.get("procurement_secret", "")),
+            sms=str(sims.get("sms", "")).rstrip("/"),
             document=document,
         )
 

@@ -31,6 +31,11 @@ TABLES = {
     "idempotency_keys",
     "audit_log",
     "audit_chain_head",
+    "supplier_login_codes",
+    "supplier_login_guards",
+    "supplier_sessions",
+    "financing_requests",
+    "financing_offers",
 }
 
 
