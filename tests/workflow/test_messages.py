@@ -101,7 +101,8 @@ async def test_money_for_a_financing_that_ends_before_payout_is_kept_until_ackno
     assert _outcome(failed, "T-TOO-SOON") == "kept"
     [item] = failed.attention
     assert item.key == "unapplied:T-TOO-SOON" and "return it to the supplier" in item.reason
-    assert h.fakes.views[failed.application_id].needs_attention  # ops see it in the record
+    # ops see it in the record (written once the ending is committed, a task after the query shows it)
+    await h.until(handle, lambda v: h.fakes.views[v.application_id].needs_attention)
     assert h.fakes.calls[steps.APPLY_REPAYMENT] == 0
     described = await handle.describe()
     assert described.status is not None and described.status.name == "RUNNING"  # open until a person acts

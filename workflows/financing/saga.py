@@ -8,6 +8,7 @@ After disbursement nothing is undone: the loan lives until repaid or written off
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 from temporalio import workflow
 
@@ -58,6 +59,8 @@ async def end(p: Process, stage: Stage, reason: str, *, raise_: bool = True) -> 
     undo, state.undo = list(reversed(state.undo)), []
     p.set_stage(stage, waiting_for=None)
     messages.keep_unapplicable_money(p)
+    if state.loan.terms is None and workflow.patched(ENDING_COMMITTED_FIRST):
+        await _commit_the_ending()
     await p.record(f"ended: {stage}")
     if undo:
         workflow.logger.info("%s: undoing %d steps: %s", stage, len(undo), reason)
@@ -76,6 +79,21 @@ async def end(p: Process, stage: Stage, reason: str, *, raise_: bool = True) -> 
     await p.record("closed")
     if raise_:
         raise Ended
+
+
+# Before a payout, a message that came while the process decided to end could have changed
+# the ending (the purchaser's confirmation against ops' record of a refusal, a decision against
+# the expiry). The workflow task that runs the undo also completes the workflow, and the server
+# refuses that completion when a message came meanwhile (UNHANDLED_COMMAND): the task runs
+# again with the message first and may go on to the payout — after the record showed the
+# ending and the registration was released. So the ending is committed in a task of its own
+# (a 1 ms timer) before anything a reader or an outside system sees; a message that comes then
+# finds the process ended and is kept for a person.
+ENDING_COMMITTED_FIRST = "ending-committed-before-undo"
+
+
+async def _commit_the_ending() -> None:
+    await workflow.sleep(timedelta(milliseconds=1))
 
 
 async def end_interrupted(p: Process) -> None:
