@@ -17,7 +17,7 @@ from domain.business_time import in_business_time as in_business_time
 from domain.business_time import start_of_business_day as start_of_business_day
 from domain.credit_code import credit_code_problem
 from domain.credit_profile import CreditProfile
-from domain.inputs import TEXT_MAX, Id, InputMoney, Instant, Text, text_problem
+from domain.inputs import TEXT_MAX, Id, InputMoney, Instant, Text, greater_than_zero, text_problem
 from domain.money import ZERO, Money, Rate
 from domain.products import Product
 from domain.stages import Stage
@@ -53,12 +53,7 @@ class ApplicationRequest(ExternalInput):
     requested_amount: InputMoney
     collection_account: CollectionAccount
 
-    @field_validator("requested_amount")
-    @classmethod
-    def _positive(cls, value: Money) -> Money:
-        if value <= 0:
-            raise ValueError("requested_amount must be greater than 0")
-        return value
+    _positive = field_validator("requested_amount")(greater_than_zero)
 
     @field_validator("supplier_credit_code")
     @classmethod
@@ -163,12 +158,7 @@ class TreasuryPayment(ExternalInput):
     amount: InputMoney
     paid_on: date
 
-    @field_validator("amount")
-    @classmethod
-    def _positive(cls, value: Money) -> Money:
-        if value <= 0:
-            raise ValueError("amount must be greater than 0")
-        return value
+    _positive = field_validator("amount")(greater_than_zero)
 
 
 class SupplierRepayment(ExternalInput):
@@ -176,12 +166,7 @@ class SupplierRepayment(ExternalInput):
     amount: InputMoney
     paid_on: date
 
-    @field_validator("amount")
-    @classmethod
-    def _positive(cls, value: Money) -> Money:
-        if value <= 0:
-            raise ValueError("amount must be greater than 0")
-        return value
+    _positive = field_validator("amount")(greater_than_zero)
 
 
 class RepaymentReceipt(BaseModel):

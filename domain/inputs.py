@@ -19,7 +19,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, ValidationInfo, WithJsonSchema
 
 from domain.money import Money, _parse_money, money_str
 
@@ -100,3 +100,11 @@ InputMoney = Annotated[
 Instant = Annotated[datetime, AfterValidator(_instant)]
 
 __all__ = ["ID_MAX", "TEXT_MAX", "Id", "InputMoney", "Instant", "Money", "Text", "id_problem", "is_id", "text_problem"]
+
+
+def greater_than_zero(value: Money, info: ValidationInfo) -> Money:
+    """A money field's `field_validator`: an amount of money that moves must be above zero (the
+    message names the field, as every body's other refusals do)."""
+    if value <= 0:
+        raise ValueError(f"{info.field_name} must be greater than 0")
+    return value

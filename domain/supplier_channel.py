@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, field_validator
 from domain.application import ApplicationView, CollectionAccount, ExternalInput, ShownInstant
 from domain.contracts import ContractStatus, Purchaser
 from domain.credit_code import credit_code_problem
-from domain.inputs import Id, InputMoney
+from domain.inputs import Id, InputMoney, greater_than_zero
 from domain.maturity import MaturityWarning
 from domain.money import Money, Rate
 from domain.stages import Stage
@@ -128,12 +128,7 @@ class FinancingRequestBody(ExternalInput):
     requested_amount: InputMoney
     collection_account: CollectionAccount
 
-    @field_validator("requested_amount")
-    @classmethod
-    def _positive(cls, value: Money) -> Money:
-        if value <= 0:
-            raise ValueError("requested_amount must be greater than 0")
-        return value
+    _positive = field_validator("requested_amount")(greater_than_zero)
 
 
 class OfferBody(ExternalInput):
