@@ -185,6 +185,28 @@ class Page:
         return path
 
 
+# Chromium as the browser tests run it: no sandbox (root in CI), and none of its own traffic
+# (updates, sync, safe browsing, metrics), so a tripwire that counts outside requests sees only
+# what the page asked for. Every browser test starts from these.
+QUIET_FLAGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--disable-extensions",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--metrics-recording-only",
+    "--disable-client-side-phishing-detection",
+    "--disable-domain-reliability",
+    "--disable-features=AutofillServerCommunication,OptimizationHints,MediaRouter,Translate",
+    "--no-pings",
+)
+
+
 @contextlib.asynccontextmanager
 async def chromium(binary: str, profile: Path, *flags: str) -> AsyncIterator[Browser]:
     """Headless Chromium with the protocol on a pipe pair; stopped when the block ends."""
@@ -193,19 +215,7 @@ async def chromium(binary: str, profile: Path, *flags: str) -> AsyncIterator[Bro
     argv = [
         binary,
         "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-default-apps",
-        "--disable-extensions",
-        "--no-first-run",
-        "--no-default-browser-check",
-        "--disable-domain-reliability",
-        "--disable-features=AutofillServerCommunication,OptimizationHints,MediaRouter,Translate",
-        "--no-pings",
+        *QUIET_FLAGS,
         "--remote-debugging-pipe",
         f"--user-data-dir={profile}",
         "--window-size=390,844",

@@ -22,6 +22,7 @@ from domain.application import AttentionItem
 from domain.stages import Stage
 from store.applications import ApplicationRepository
 from store.principals import ensure_credentials, generate_credentials
+from tests.e2e.browser import QUIET_FLAGS
 from tests.e2e.devtools import browser_page
 from tests.e2e.test_docs_offline import INTRANET_HOST, Tripwire, api_url, asked_by_page, chromium, tripwire
 from tests.store.factories import make_view
@@ -95,17 +96,7 @@ async def _book(pool: asyncpg.Pool) -> None:
 
 def _browser_args(api_port: str, wire: Tripwire) -> list[str]:
     return [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-extensions",
-        "--no-first-run",
-        "--no-default-browser-check",
-        "--disable-features=AutofillServerCommunication,OptimizationHints,MediaRouter,Translate",
-        "--no-pings",
+        *QUIET_FLAGS,
         "--lang=zh-CN",
         f"--host-resolver-rules=MAP {INTRANET_HOST} 127.0.0.1",
         f"--proxy-server=http://127.0.0.1:{wire.port}",

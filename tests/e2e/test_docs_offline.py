@@ -26,6 +26,7 @@ from temporalio.client import Client
 
 from api.main import create_app
 from domain.settings import Settings
+from tests.e2e.browser import QUIET_FLAGS
 from tests.fixtures.database import free_port
 
 pytestmark = pytest.mark.e2e
@@ -126,21 +127,7 @@ async def _chromium(binary: str, profile: Path, proxy_port: int, *args: str) -> 
     command = [
         binary,
         "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-default-apps",
-        "--disable-extensions",
-        "--no-first-run",
-        "--no-default-browser-check",
-        "--metrics-recording-only",
-        "--disable-client-side-phishing-detection",
-        "--disable-domain-reliability",
-        "--disable-features=AutofillServerCommunication,OptimizationHints,MediaRouter,Translate",
-        "--no-pings",
+        *QUIET_FLAGS,
         f"--user-data-dir={profile}",
         # the API under an intranet name, as a bank sees it (Swagger UI treats localhost apart)
         f"--host-resolver-rules=MAP {INTRANET_HOST} 127.0.0.1",
