@@ -51,7 +51,6 @@ async def verify(p: Process) -> None:
             start_to_close_timeout=VERIFY_ATTEMPT,
             schedule_to_close_timeout=VERIFY_DEADLINE,
             retry_policy=VERIFY_RETRY,
-            summary="read the contract, the supplier's history and any registered financing",
         )
     except (ActivityError, ApplicationError) as err:
         # a local activity's failure may surface as the ApplicationError itself
@@ -100,7 +99,6 @@ async def verify(p: Process) -> None:
                 amount=request.requested_amount,
                 collection_account_no=request.collection_account.account_no,
             ),
-            "register the financing on the contract (platform registry and procurement system)",
         )
     except (ActivityError, StepRefused) as err:
         await refuse(p, refusal_of(err, "the financing could not be registered"))
@@ -137,7 +135,6 @@ async def submit_for_review(p: Process) -> None:
             credit_profile=verification.credit_profile,
             resend=state.review.resends,
         ),
-        "send the application to the bank's credit review",
     )
     # each hand-over (a resend too) starts the review's deadlines afresh
     attention_at, expiry_at = review_deadlines(inp, workflow.now())
@@ -224,7 +221,6 @@ async def lock_account(p: Process) -> None:
                 account_name=account.account_name,
                 bank_code=inp.bank_code,
             ),
-            "ask the procurement system to make the collection account the payee account",
             result_type=steps.PayeeChangeAck,
         )
     except (ActivityError, StepRefused) as err:
@@ -254,7 +250,6 @@ async def lock_account(p: Process) -> None:
                     decision=offline.decision,
                     note=offline.note,
                 ),
-                "record the purchaser's offline answer in the procurement system",
             )
         except (ActivityError, StepRefused) as err:
             # the payee change is not in effect without the procurement system's record
@@ -276,7 +271,6 @@ async def lock_account(p: Process) -> None:
                 account_no=account.account_no,
                 bank_code=inp.bank_code,
             ),
-            "register the locked payee account with the treasury",
         )
     except (ActivityError, StepRefused) as err:
         # no payout into an account the treasury will not pay into

@@ -100,10 +100,10 @@ class Process:
         self,
         activity: str,
         arg: Any,
-        summary: str,
         *,
         result_type: type | None = None,
         remote: bool = False,
+        summary: str | None = None,
     ) -> Any:
         """One external call, as a local activity (`remote`: a regular one, for money moving
         into or out of a loan — its result is kept by the server, never re-run on replay). A
@@ -114,7 +114,8 @@ class Process:
         dies mid-call makes the next one run it again, and the outside system answers the first
         result. A local activity costs one history event instead of three plus a workflow task
         (see docs/performance.md). Money is the exception: the payout (origination.disburse) and
-        a repayment's capture run as regular, heartbeating activities."""
+        a repayment's capture run as regular, heartbeating activities. `summary` is what the UI
+        shows for a regular one (a local activity's marker names its step; it carries none)."""
         if self.recorded is not None and self.recorded.stage != self.state.stage:
             await self.record(f"before {activity}")
         if remote:

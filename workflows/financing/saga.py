@@ -21,12 +21,11 @@ from workflows.financing import messages
 from workflows.financing.policies import EXTERNAL_CALL, EXTERNAL_TIMEOUT
 from workflows.financing.process import Ended, Process
 
-# key -> (activity, summary shown in the UI)
-UNDO_STEPS: dict[str, tuple[str, str]] = {
-    "registration": (steps.RELEASE_FINANCING, "release the financing registration"),
-    "review": (steps.CANCEL_REVIEW, "withdraw the application from the bank's review"),
-    "payee": (steps.RESTORE_PAYEE_ACCOUNT, "restore the contract's payee account"),
-    "treasury": (steps.UNLOCK_PAYEE_ACCOUNT, "release the treasury's payee-account lock"),
+UNDO_STEPS: dict[str, str] = {  # what was done -> the step that undoes it
+    "registration": steps.RELEASE_FINANCING,  # release the financing registration
+    "review": steps.CANCEL_REVIEW,  # withdraw the application from the bank's review
+    "payee": steps.RESTORE_PAYEE_ACCOUNT,  # restore the contract's payee account
+    "treasury": steps.UNLOCK_PAYEE_ACCOUNT,  # release the treasury's payee-account lock
 }
 
 
@@ -67,7 +66,7 @@ async def end(p: Process, stage: Stage, reason: str, *, raise_: bool = True) -> 
         await asyncio.gather(
             *(
                 workflow.execute_local_activity(  # undoing is keyed and safe to repeat, like every step
-                    UNDO_STEPS[key][0],
+                    UNDO_STEPS[key],
                     _undo_input(p, key, reason),
                     start_to_close_timeout=EXTERNAL_TIMEOUT,
                     retry_policy=EXTERNAL_CALL,

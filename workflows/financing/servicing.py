@@ -141,7 +141,7 @@ async def _apply_at_bank(p: Process, money: QueuedMoney, source: str, allocation
             paid_on=money.paid_on,
             allocation=allocation,
         ),
-        f"apply {money.amount} ({money.source} {money.source_id}): penalty, interest, principal, surplus",
+        summary=f"apply {money.amount} ({money.source} {money.source_id}): penalty, interest, principal, surplus",
         remote=True,
     )
 
@@ -164,7 +164,6 @@ async def _go_overdue(p: Process, terms: LoanTerms) -> None:
             outstanding_principal=balance.outstanding_principal,
             overdue_since=terms.overdue_from,
         ),
-        "tell the bank the loan is overdue",
     )
 
 
@@ -185,7 +184,6 @@ async def _book_write_off(p: Process) -> None:
             penalty=claim.penalty_due,
             reason=write_off.reason,
         ),
-        "book the write-off in the ledger",
     )
     loan.balance = claim
     state.final_reason = write_off.reason
