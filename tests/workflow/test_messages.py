@@ -8,9 +8,20 @@ import asyncio
 from datetime import date
 from decimal import Decimal
 
+import pytest
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+
 from domain import steps
 from domain import workflow_api as names
-from domain.application import ApplicationView, AttentionAcknowledgement, Decision
+from domain.application import (
+    ApplicationView,
+    AttentionAcknowledgement,
+    Decision,
+    RepaymentReceipt,
+    SupplierRepayment,
+)
+from domain.business_time import business_date
 from domain.stages import Stage
 from tests.workflow.harness import Harness, application_request
 from tests.workflow.test_financing import APPROVE, _confirmed, _payment, approved_and_locked, new_contract
@@ -41,6 +52,47 @@ async def test_payment_while_the_payout_is_being_confirmed_is_applied_once_paid_
     assert final.stage == Stage.SETTLED and _outcome(final, "T-EARLY-1") == "applied"
     assert final.interest_paid == D("74.86") and final.surplus_released == D("299925.14")
     assert h.fakes.calls[steps.APPLY_REPAYMENT] == 1 and len(h.fakes.payouts) == 1
+
+
+async def test_supplier_repayment_while_the_payout_is_being_confirmed_waits_for_the_loan(h: Harness) -> None:
+    """Chaos seed 7 (CI): the record showed `repaying` while the task that replayed the payout's
+    result was still in `disbursing`; the bank's repayment must wait for the loan, not be refused."""
+    no = new_contract(h)
+    handle, _ = await h.submit(application_request(no))
+    await h.update(handle, names.UPDATE_DECIDE, APPROVE, ApplicationView)
+    payout = h.fakes.hold(steps.DISBURSE)
+    await h.signal(handle, names.SIGNAL_ACCOUNT_CHANGE, _confirmed(no))
+    await h.fakes.arrived[steps.DISBURSE].wait()
+    today = business_date(await h.env.get_current_time())
+    repayment = SupplierRepayment(repayment_id="R-EARLY", amount=D("1000000.00"), paid_on=today)
+    reported = asyncio.ensure_future(h.update(handle, names.UPDATE_REPORT_REPAYMENT, repayment, RepaymentReceipt))
+    await h.until(handle, lambda v: v.stage == Stage.DISBURSING)
+    payout.set()
+    assert (await reported).status == "accepted"
+    final = await h.final(handle)
+    assert final.stage == Stage.SETTLED and _outcome(final, "R-EARLY") == "applied"
+    assert h.fakes.calls[steps.APPLY_REPAYMENT] == 1 and len(h.fakes.payouts) == 1
+
+
+async def test_supplier_repayment_waiting_for_a_payout_the_bank_refuses_is_refused(h: Harness) -> None:
+    no = new_contract(h)
+    handle, _ = await h.submit(application_request(no))
+    await h.update(handle, names.UPDATE_DECIDE, APPROVE, ApplicationView)
+    payout = h.fakes.hold(steps.DISBURSE)
+    h.fakes.refusals[steps.DISBURSE] = ApplicationError("account frozen", type="external_refusal", non_retryable=True)
+    await h.signal(handle, names.SIGNAL_ACCOUNT_CHANGE, _confirmed(no))
+    await h.fakes.arrived[steps.DISBURSE].wait()
+    today = business_date(await h.env.get_current_time())
+    repayment = SupplierRepayment(repayment_id="R-NO-LOAN", amount=D("1000.00"), paid_on=today)
+    reported = asyncio.ensure_future(h.update(handle, names.UPDATE_REPORT_REPAYMENT, repayment, RepaymentReceipt))
+    await h.until(handle, lambda v: v.stage == Stage.DISBURSING)
+    payout.set()
+    with pytest.raises(WorkflowUpdateFailedError) as err:
+        await reported
+    assert isinstance(err.value.cause, ApplicationError) and err.value.cause.type == "invalid_state"
+    final = await h.final(handle)
+    assert final.stage == Stage.FAILED and not any(m.message_id == "R-NO-LOAN" for m in final.messages)
+    assert h.fakes.calls[steps.APPLY_REPAYMENT] == 0
 
 
 async def test_confirmation_while_the_change_is_being_requested_is_taken(h: Harness) -> None:

@@ -47,7 +47,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.errors import ErrorCode
     from domain.stages import REPAYABLE_STAGES, WITHDRAWABLE_STAGES, Stage
-    from domain.verification import decision_problems, repayment_date_problem
+    from domain.verification import decision_problems, payment_date_problem, repayment_date_problem
 
 from workflows.financing import messages, origination, saga, servicing
 from workflows.financing.process import Ended, Process
@@ -173,6 +173,12 @@ class FinancingWorkflow:
 
     @workflow.update(name=names.UPDATE_REPORT_REPAYMENT)
     async def report_repayment(self, repayment: SupplierRepayment) -> RepaymentReceipt:
+        state = self.p.state
+        if state.loan.terms is None and not state.inbox.seen(f"supplier:{repayment.repayment_id}"):
+            # Disbursing: the record may already show the loan while this task still replays
+            # the payout's result (a worker died in between). Wait for the loan, then judge.
+            await workflow.wait_condition(lambda: state.loan.terms is not None or state.closed)
+            self._check_repayment(repayment)
         if not messages.take_supplier_repayment(self.p, repayment):
             return RepaymentReceipt(status="duplicate")
         await self.p.recorded_now("supplier repayment received")
@@ -182,6 +188,17 @@ class FinancingWorkflow:
     def _validate_repayment(self, repayment: SupplierRepayment) -> None:
         if self.p.state.inbox.seen(f"supplier:{repayment.repayment_id}"):
             return  # a duplicate is answered "duplicate" whatever the stage is now
+        state = self.p.state
+        if state.stage == Stage.DISBURSING and not state.closed:
+            # taken, and judged against the loan once the payout is confirmed (the handler waits)
+            problem = payment_date_problem(repayment.paid_on, business_date(workflow.now()))
+            if problem:
+                raise ApplicationError(problem, type=ErrorCode.VALIDATION_ERROR.value, non_retryable=True)
+            return
+        self._check_repayment(repayment)
+
+    def _check_repayment(self, repayment: SupplierRepayment) -> None:
+        """A repayment needs a loan that takes one, dated between its payout and today."""
         self._require_stage(REPAYABLE_STAGES, "report a repayment")
         terms = self.p.state.loan.terms
         assert terms is not None  # repayable stages have a loan
