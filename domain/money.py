@@ -1,10 +1,10 @@
 """Money: `Decimal` exact to the fen, never a float.
 
 `Money` is the pydantic type used in every model that carries an amount. It accepts
-decimal strings, ints and Decimals; it refuses floats (binary fractions are not money),
-NaN/Infinity, and more than two decimal places. It serialises as a string with exactly
-two places ("700000.00"), which is what API.md promises and what keeps the Temporal
-payloads exact.
+decimal strings and Decimals; it refuses JSON numbers (ints and floats: API.md's money is a
+string, and a float is a binary fraction), NaN/Infinity, and more than two decimal places.
+It serialises as a string with exactly two places ("700000.00"), which is what API.md
+promises and what keeps the Temporal payloads exact.
 """
 
 from __future__ import annotations
@@ -23,12 +23,14 @@ _DECIMAL_TEXT = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
 
 
 def to_decimal(value: Any) -> Decimal:
-    """Parse a money-like value strictly: str, int or Decimal; never float or bool."""
-    if isinstance(value, bool) or isinstance(value, float):
-        raise ValueError("money must be a decimal string, not a float")
-    if isinstance(value, int):
-        value = Decimal(value)
-    elif isinstance(value, str):
+    """Parse a money-like value strictly: str or Decimal; never a number (int, float, bool).
+
+    A bank that sends 700000 where the contract says "700000.00" is refused, not guessed at:
+    the same client would send 0.1 + 0.2 tomorrow."""
+    if isinstance(value, (bool, int, float)):
+        kind = type(value).__name__
+        raise ValueError(f'money must be a decimal string such as "700000.00", not a {kind} ({value!r})')
+    if isinstance(value, str):
         text = value.strip()
         # Decimal() alone also reads "1_000", "1e3", "NaN" and non-ASCII digits ("１２３").
         if not _DECIMAL_TEXT.fullmatch(text):
