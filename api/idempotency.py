@@ -29,16 +29,20 @@ async def once(
     scope: str | None,
     endpoint: str,
     body: Any,
-    act: Callable[[], Awaitable[tuple[int, Any]]],
+    act: Callable[[bool], Awaitable[tuple[int, Any]]],
 ) -> JSONResponse:
     """Run `act` (which answers status and JSON body) at most once per (bank, scoped key);
-    `scope` None: the request carried no key."""
+    `scope` None: the request carried no key.
+
+    `act(resumed)`: resumed is True when this request took over the key of one that died
+    mid-flight — its change may already be made, and then this retry answers as the first
+    would have. Under a fresh key (or none) a change already made is someone else's: 409."""
     if scope is None:
-        status, payload = await act()
+        status, payload = await act(False)
         return JSONResponse(payload, status_code=status)
     keys = state.repos.idempotency
     digest = request_hash({"endpoint": endpoint, "body": body})
-    existing = await keys.reserve(bank_code, scope, digest)
+    existing, resumed = await keys.claim(bank_code, scope, digest)
     if existing is not None:
         if existing.request_hash != digest:
             raise Problem(
@@ -52,7 +56,7 @@ async def once(
             headers={"Retry-After": "2"},
         )
     try:
-        status, payload = await act()
+        status, payload = await act(resumed)
     except Problem as problem:
         if HTTP_STATUS[problem.code] < 500:
             await keys.release(bank_code, scope)  # a refusal is not remembered: a retry re-evaluates

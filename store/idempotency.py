@@ -40,6 +40,11 @@ class StoredResponse(NamedTuple):
     application_id: str | None
 
 
+class Claim(NamedTuple):
+    existing: StoredResponse | None  # None: this request holds the key and goes ahead
+    taken_over: bool  # it holds it by taking over a reservation whose request died mid-flight
+
+
 def request_hash(parsed_body: Any) -> str:
     """SHA-256 of the body as parsed JSON, so key order and whitespace do not matter."""
     return hashlib.sha256(canonical_json(parsed_body).encode()).hexdigest()
@@ -71,15 +76,20 @@ class IdempotencyRepository:
         hash is taken over (None is returned) and keeps its application id — read it with
         `lookup` — so the retry continues the same application instead of starting another.
         """
+        return (await self.claim(bank_code, key, request_hash, application_id)).existing
+
+    async def claim(self, bank_code: str, key: str, request_hash: str, application_id: str | None = None) -> Claim:
+        """`reserve`, also telling whether a claim took over a request that died mid-flight:
+        its change may already have been made, and this retry must hear that it was."""
         for _ in range(10):
-            reserved = await self._pool.fetchval(
+            row = await self._pool.fetchrow(
                 """
                 INSERT INTO idempotency_keys AS k (bank_code, idempotency_key, request_hash, application_id)
                 VALUES ($1, $2, $3, $4)
                 ON CONFLICT (bank_code, idempotency_key) DO UPDATE SET reserved_at = now()
                  WHERE k.response_status IS NULL AND k.request_hash = EXCLUDED.request_hash
                    AND k.reserved_at < now() - $5::interval
-                RETURNING true
+                RETURNING xmax <> 0 AS taken_over
                 """,
                 bank_code,
                 key,
@@ -87,11 +97,11 @@ class IdempotencyRepository:
                 application_id,
                 self._stale_after,
             )
-            if reserved:
-                return None
+            if row is not None:  # xmax is set on the row an ON CONFLICT update wrote
+                return Claim(existing=None, taken_over=bool(row["taken_over"]))
             existing = await self.lookup(bank_code, key)
             if existing is not None:
-                return existing
+                return Claim(existing=existing, taken_over=False)
             # Released between our insert and our look (its request was refused): try again.
         raise RuntimeError(f"idempotency key {key!r} of {bank_code} keeps changing hands")
 

@@ -248,9 +248,9 @@ async def _own(state: AppState, who: Principal, application_id: str) -> Applicat
 async def decide(
     application_id: str, body: Decision, who: BankPrincipal, state: State, key: IdempotencyKey = None
 ) -> Any:
-    async def act() -> tuple[int, Any]:
+    async def act(resumed: bool) -> tuple[int, Any]:
         recorded = await _own(state, who, application_id)
-        if key is not None and _decided_as(recorded, body):
+        if resumed and _decided_as(recorded, body):
             return 200, _dump(recorded)  # a retry whose first attempt's answer was lost: its answer
         require_reachable(recorded, {Stage.BANK_REVIEW}, "decide")
         view = await update_application(state, application_id, names.UPDATE_DECIDE, body)
@@ -268,9 +268,9 @@ async def withdraw(
     body: Withdrawal | None = None,
     key: IdempotencyKey = None,
 ) -> Any:
-    async def act() -> tuple[int, Any]:
+    async def act(resumed: bool) -> tuple[int, Any]:
         recorded = await _own(state, who, application_id)
-        if key is not None and recorded.stage == Stage.WITHDRAWN:
+        if resumed and recorded.stage == Stage.WITHDRAWN:
             return 200, _dump(recorded)  # a retry whose first attempt's answer was lost
         require_reachable(recorded, WITHDRAWABLE_STAGES, "withdraw")
         view = await update_application(state, application_id, names.UPDATE_WITHDRAW, body or Withdrawal())
@@ -284,12 +284,12 @@ async def withdraw(
 async def report_repayment(
     application_id: str, body: SupplierRepayment, who: BankPrincipal, state: State, key: IdempotencyKey = None
 ) -> Any:
-    async def act() -> tuple[int, Any]:
+    async def act(resumed: bool) -> tuple[int, Any]:
         view = await _own(state, who, application_id)
         if any(m.kind == "supplier_repayment" and m.message_id == body.repayment_id for m in view.messages):
             # the record shows it taken: applied once, whatever the stage now. A keyed retry whose
             # first answer was lost hears that first answer; another request with the id, duplicate
-            return 200, {"status": "accepted" if key is not None else "duplicate"}
+            return 200, {"status": "accepted" if resumed else "duplicate"}
         require_reachable(view, REPAYABLE_STAGES, "report a repayment")
         if view.disbursed_on is not None:  # the workflow checks it too (its validator is the rule)
             problem = repayment_date_problem(body.paid_on, view.disbursed_on, business_date(datetime.now(UTC)))
@@ -316,9 +316,9 @@ async def report_repayment(
 async def write_off(
     application_id: str, body: WriteOff, who: BankPrincipal, state: State, key: IdempotencyKey = None
 ) -> Any:
-    async def act() -> tuple[int, Any]:
+    async def act(resumed: bool) -> tuple[int, Any]:
         recorded = await _own(state, who, application_id)
-        if key is not None and recorded.stage == Stage.WRITTEN_OFF:
+        if resumed and recorded.stage == Stage.WRITTEN_OFF:
             return 200, _dump(recorded)  # a retry whose first attempt's answer was lost
         require_reachable(recorded, {Stage.OVERDUE}, "write off")
         view = await update_application(state, application_id, names.UPDATE_WRITE_OFF, body)
@@ -346,7 +346,7 @@ async def _once(
     endpoint: str,
     application_id: str,
     body: BaseModel | None,
-    act: Callable[[], Awaitable[tuple[int, Any]]],
+    act: Callable[[bool], Awaitable[tuple[int, Any]]],
 ) -> Any:
     """The change, at most once per Idempotency-Key (scoped to the bank and this endpoint)."""
     assert who.bank_code is not None

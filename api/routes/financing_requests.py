@@ -116,7 +116,7 @@ async def make_offer(
 ) -> Any:
     bank_code = _bank_code(who)
 
-    async def act() -> tuple[int, Any]:
+    async def act(_resumed: bool) -> tuple[int, Any]:
         request = await _visible(state, who, request_id)
         product = await state.repos.banks.get_product(bank_code, body.product_code)
         if product is None:

@@ -72,3 +72,15 @@ async def test_an_abandoned_reservation_is_taken_over_by_the_same_request(db_poo
     assert await keys.reserve("PAB", "abandoned", digest, "app-second") is None
     taken = await keys.lookup("PAB", "abandoned")
     assert taken is not None and taken.application_id == "app-first"  # the same application continues
+
+
+async def test_a_claim_says_whether_it_took_over_a_request_that_died(db_pool: asyncpg.Pool) -> None:
+    """A fresh key is not a takeover (a change already made is then someone else's: 409); a
+    stale reservation of the same body is (its change may be made: the retry hears it was)."""
+    keys = IdempotencyRepository(db_pool, stale_after=timedelta(0))
+    digest = request_hash(BODY)
+    assert await keys.claim("HXB", "died", digest) == (None, False)
+    assert await keys.claim("HXB", "died", digest) == (None, True)
+    await keys.store("HXB", "died", 200, {"ok": True})
+    replayed = await keys.claim("HXB", "died", digest)
+    assert replayed.existing is not None and replayed.existing.response_status == 200 and not replayed.taken_over
