@@ -143,8 +143,9 @@ def create_app(
         REQUESTS.labels(request.method, path, str(response.status_code)).inc()
         LATENCY.labels(request.method, path).observe(elapsed)
         principal = getattr(request.state, "principal", None)
-        if principal is not None and request.method == "GET":
-            # reads are authenticated actions too; writes are audited by their handlers
+        if principal is not None and request.method == "GET" and getattr(request.state, "audit_read", True):
+            # reads are authenticated actions too (a read that disclosed nothing may opt out);
+            # writes are audited by their handlers
             params = request.scope.get("path_params") or {}
             read_id = params.get("application_id")
             try:
