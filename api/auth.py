@@ -6,6 +6,12 @@
   (api/routes/supplier_auth.py); on bank and ops endpoints 403, as a bank key on a supplier's;
 - the treasury and procurement systems: `Zcd-Signature` HMAC over the raw body; a missing,
   stale or wrong signature → 401 bad_signature, checked before the body is even parsed.
+
+Each router declares its audience once, `APIRouter(dependencies=[Depends(bank_principal)])`,
+so no route relies on its handler to refuse a caller. A handler that needs the principal (its
+bank code, the actor of the audit trail) takes the same dependency as a parameter
+(`who: BankPrincipal`): FastAPI evaluates it once per request. The bureau's pages and the codec
+have their own (api/bureau/session.py, api/codec_session.py): an ops key or a session cookie.
 """
 
 from __future__ import annotations

@@ -13,19 +13,21 @@ from typing import Any
 import asyncpg
 import structlog
 import uvicorn
-from fastapi import FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from temporalio.client import Client
 
 from api import problems
 from api.audit import record
 from api.bureau import router as bureau
+from api.bureau import session as bureau_session
 from api.edge import WITHOUT_BEARER as EDGE_WITHOUT_BEARER
 from api.edge import Edge
 from api.metrics import LATENCY, REQUESTS
 from api.problems import problem_responses
 from api.redelivery import redeliver_forever
 from api.routes import (
+    applications,
     banks,
     codec,
     events,
@@ -52,6 +54,32 @@ from store.migrate import migrate
 from store.repositories import Repositories
 
 log = structlog.get_logger("api")
+
+# Every router of the API. Each declares once who may call it (`dependencies=[Depends(...)]`,
+# api/auth.py), one audience a router; tests/api/test_router_access.py holds the few that are
+# open to anyone (health, sign-in, the supplier's static pages) and proves every other route
+# refuses a caller of the wrong kind before its handler runs.
+ROUTERS: tuple[APIRouter, ...] = (
+    applications.router,
+    banks.router,
+    events.router,
+    treasury.router,
+    procurement.router,
+    ops.router,
+    ops_actions.router,
+    stats.router,
+    health.router,
+    codec.payloads,
+    codec.sessions,
+    codec.public,
+    bureau.pages,
+    bureau.public,
+    supplier_auth.public,
+    supplier_auth.signed_in,
+    supplier.router,
+    financing_requests.router,
+    supplier_pages.router,
+)
 
 
 async def open_database(url: str) -> asyncpg.Pool:
@@ -168,23 +196,9 @@ def create_app(
         )
         return response
 
-    for module in (
-        banks,
-        events,
-        treasury,
-        procurement,
-        ops,
-        ops_actions,
-        stats,
-        health,
-        codec,
-        bureau,
-        supplier_auth,
-        supplier,
-        financing_requests,
-        supplier_pages,
-    ):
-        app.include_router(module.router)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.add_exception_handler(bureau_session.SignInFirst, bureau_session.to_sign_in)
     # size limit and credentials before any body is read (inside CORS, so preflights still work)
     app.add_middleware(Edge)
     document_edge_answers(app)

@@ -6,19 +6,22 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api import stats_csv
 from api.audit import record
 from api.auth import State
 from api.bureau import dashboard, page, session
+from api.figures import figures, requested_period
 from api.problems import Problem, problem_responses
-from api.routes.stats import figures, requested_period
 from domain.errors import ErrorCode
 from store.principals import authenticate
 
-router = APIRouter(prefix="/bureau", tags=["bureau"])
+# the dashboard and its export: a signed-in operator (a browser without a session is sent to sign in)
+pages = APIRouter(prefix="/bureau", tags=["bureau"], dependencies=[Depends(session.operator)])
+# the way in: the sign-in page and form (the ops key it posts is checked there), signing out
+public = APIRouter(prefix="/bureau", tags=["bureau"])
 
 _HTML: dict[str, Any] = {"content": {"text/html": {}}}
 _TO_LOGIN: dict[int | str, dict[str, Any]] = {
@@ -41,15 +44,11 @@ _LOGIN_FORM: dict[str, Any] = {
 }
 
 
-def _to_login() -> RedirectResponse:
-    return RedirectResponse("/bureau/login", status_code=303)
-
-
 def _day(value: str | None) -> str | None:
     return value or None  # the page's date fields send `from=` when left empty
 
 
-@router.get(
+@public.get(
     "",
     summary="The bureau's dashboard (without the slash)",
     description="Answers 303 to `/bureau/`.",
@@ -61,7 +60,7 @@ async def without_slash() -> RedirectResponse:
     return RedirectResponse("/bureau/", status_code=303)
 
 
-@router.get(
+@pages.get(
     "/",
     summary="The bureau's dashboard",
     description=(
@@ -77,20 +76,17 @@ async def without_slash() -> RedirectResponse:
     responses={200: _HTML, **_TO_LOGIN, **problem_responses(401, 403, 422)},
 )
 async def show(
-    request: Request,
+    who: session.Operator,
     state: State,
     first: Annotated[str | None, Query(alias="from", description=_DAY)] = None,
     last: Annotated[str | None, Query(alias="to", description=_DAY)] = None,
 ) -> Response:
-    who = await session.signed_in(request, state)
-    if who is None:
-        return _to_login()
     chosen = requested_period(_day(first), _day(last))
     shown = await dashboard.collect(state, chosen, who.name)
     return HTMLResponse(page.dashboard_page(shown))
 
 
-@router.get(
+@pages.get(
     "/export.csv",
     summary="The bureau's figures as a spreadsheet (signed in)",
     description=(
@@ -102,19 +98,15 @@ async def show(
     responses={200: {"content": {"text/csv": {}}}, **_TO_LOGIN, **problem_responses(401, 403, 422)},
 )
 async def export(
-    request: Request,
     state: State,
     first: Annotated[str | None, Query(alias="from", description=_DAY)] = None,
     last: Annotated[str | None, Query(alias="to", description=_DAY)] = None,
 ) -> Response:
-    who = await session.signed_in(request, state)
-    if who is None:
-        return _to_login()
     chosen = requested_period(_day(first), _day(last))
     return stats_csv.response(await figures(state, chosen), chosen)
 
 
-@router.get(
+@public.get(
     "/login",
     summary="The bureau's sign-in page",
     description="A form for the ops key; it posts to `/bureau/login`.",
@@ -125,7 +117,7 @@ async def login_page() -> HTMLResponse:
     return HTMLResponse(page.login_page())
 
 
-@router.post(
+@public.post(
     "/login",
     summary="Sign in to the bureau's dashboard",
     description=(
@@ -162,7 +154,7 @@ async def login(request: Request, state: State) -> Response:
     return answer
 
 
-@router.post(
+@public.post(
     "/logout",
     summary="Sign out of the bureau's dashboard",
     description="Clears this browser's bureau session cookie; 303 to the sign-in page.",
@@ -171,6 +163,6 @@ async def login(request: Request, state: State) -> Response:
     responses={303: {"description": "signed out: to `/bureau/login`"}},
 )
 async def logout(request: Request) -> Response:
-    answer = _to_login()
+    answer = RedirectResponse(session.SIGN_IN_PAGE, status_code=303)
     session.clear_cookie(answer, request)
     return answer

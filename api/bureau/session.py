@@ -9,8 +9,10 @@ over a cookie, so a bank key is refused 403 even beside a valid session."""
 from __future__ import annotations
 
 import time
+from typing import Annotated
 
-from fastapi import Request, Response
+from fastapi import Depends, Request, Response
+from fastapi.responses import RedirectResponse
 
 from api import codec_session
 from api.auth import State, _bearer
@@ -23,6 +25,7 @@ COOKIE = "zcd_bureau_session"
 COOKIE_PATH = "/bureau"
 PURPOSE = b"zcd bureau session v1"
 SESSION_LIFETIME = codec_session.SESSION_LIFETIME
+SIGN_IN_PAGE = "/bureau/login"
 
 
 def new_session(settings: Settings, who: Principal) -> tuple[str, int]:
@@ -69,3 +72,24 @@ async def signed_in(request: Request, state: State) -> Principal | None:
         who = found
     request.state.principal = who  # reads are audited like every authenticated GET
     return who
+
+
+class SignInFirst(Exception):
+    """A bureau page asked for by a browser that is not signed in (`operator`)."""
+
+
+async def operator(request: Request, state: State) -> Principal:
+    """The bureau pages' access (their router's dependency): the signed-in operator, else
+    `SignInFirst`, which `to_sign_in` answers with 303 to the sign-in page."""
+    who = await signed_in(request, state)
+    if who is None:
+        raise SignInFirst
+    return who
+
+
+Operator = Annotated[Principal, Depends(operator)]
+
+
+async def to_sign_in(request: Request, error: Exception) -> RedirectResponse:
+    """The answer to `SignInFirst` (an exception handler the app installs)."""
+    return RedirectResponse(SIGN_IN_PAGE, status_code=303)

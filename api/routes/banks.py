@@ -1,20 +1,21 @@
-"""The banks' endpoints (API.md "Applications (banks)")."""
+"""What a bank does to its applications (API.md "Applications (banks)"): submit one, decide,
+withdraw, report a supplier's repayment, write off — for banks only; reading them (banks and
+ops) is api/routes/applications.py. Every change accepts `Idempotency-Key` (api/idempotency.py;
+a submission's own scheme is api/submission.py)."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
-from api import cursors, edge, idempotency, temporal_ops
-from api.answers import answered_view, update_application
+from api import edge, idempotency, submission, temporal_ops
+from api.answers import update_application
 from api.audit import record
-from api.auth import AnyPrincipal, BankPrincipal, State
+from api.auth import BankPrincipal, State, bank_principal
 from api.edge import require_path_id
 from api.problems import Problem, problem_responses
 from api.stage_guard import require_reachable
@@ -24,10 +25,7 @@ from domain import workflow_api as names
 from domain.application import (
     ApplicationRequest,
     ApplicationView,
-    Deadlines,
     Decision,
-    FinancingInput,
-    Preapproval,
     RepaymentReceipt,
     SupplierRepayment,
     Withdrawal,
@@ -36,85 +34,20 @@ from domain.application import (
 )
 from domain.errors import ErrorCode
 from domain.stages import REPAYABLE_STAGES, WITHDRAWABLE_STAGES, Stage
-from domain.state_council_calendar import state_council_calendar
 from domain.verification import repayment_date_problem
-from store.cursors import InvalidCursor
-from store.idempotency import request_hash
 from store.principals import Principal
 
 IdempotencyKey = Annotated[str | None, Depends(edge.idempotency_key)]
 
-router = APIRouter(tags=["applications"], responses=problem_responses(401, 403, 404, 409, 422, 503))
-
-_ID_NAMESPACE = uuid.UUID("0b4f9c8e-6d1a-4f57-9a8e-2c3b7d9e1f20")
-
-
-def keyed_application_id(bank_code: str, key: str, generation: int = 0) -> str:
-    name = f"{bank_code}\x1f{key}" + (f"\x1f{generation}" if generation else "")
-    return uuid.uuid5(_ID_NAMESPACE, name).hex
-
-
-def deadlines(state: AppState) -> Deadlines:
-    s = state.settings
-    return Deadlines(
-        review_expiry_days=s.review_expiry_days,
-        lock_attention_days=s.lock_attention_days,
-        lock_expiry_days=s.lock_expiry_days,
-        disbursement_attention_minutes=s.disbursement_attention_minutes,
-    )
+router = APIRouter(
+    tags=["applications"],
+    responses=problem_responses(401, 403, 404, 409, 422, 503),
+    dependencies=[Depends(bank_principal)],
+)
 
 
 def _dump(view: ApplicationView) -> dict[str, Any]:
     return view.model_dump(mode="json")
-
-
-async def _start(
-    state: AppState,
-    bank_code: str,
-    body: ApplicationRequest,
-    application_id: str,
-    preapproved: Preapproval | None = None,
-) -> ApplicationView:
-    """Start (or join) the financing workflow and wait for its answer: the one path every
-    application takes, the bank's own and the supplier's accepted offer (`preapproved`)."""
-    product = await state.repos.banks.get_product(bank_code, body.product_code)
-    if product is not None and state.settings.review_sla_days is not None:
-        product = product.model_copy(update={"review_sla_days": state.settings.review_sla_days})
-    now = datetime.now(UTC)
-    inp = FinancingInput(
-        application_id=application_id,
-        bank_code=bank_code,
-        request=body,
-        product=product,
-        submitted_at=now,
-        deadlines=deadlines(state),
-        calendar=state_council_calendar(business_date(now).year),  # its SLA counts working days
-        preapproved=preapproved,
-    )
-    try:
-        answer = await temporal_ops.submit(
-            state.temporal, inp, state.settings.task_queue, state.settings.submission_wait_seconds
-        )
-    except temporal_ops.StillProcessing:
-        # A bank's HTTP client should not hang while the procurement or its own credit system
-        # is slow: the process keeps going, and the answer is one retry away.
-        raise SubmissionPending(
-            application_id,
-            f"application {application_id} is still being verified and handed to the bank's review "
-            "(an external system is slow or down; the platform keeps retrying). Retry this request "
-            "with the same Idempotency-Key to receive its answer, or GET /v1/applications/"
-            f"{application_id}.",
-            headers={"Retry-After": "5"},
-        ) from None
-    return await answered_view(state, answer)
-
-
-class SubmissionPending(Problem):
-    """503 for a submission still in progress; the application exists and carries on."""
-
-    def __init__(self, application_id: str, detail: str, *, headers: dict[str, str]) -> None:
-        super().__init__(ErrorCode.UPSTREAM_UNAVAILABLE, detail, headers=headers)
-        self.application_id = application_id
 
 
 @router.post("/v1/applications", status_code=201, response_model=ApplicationView)
@@ -125,116 +58,7 @@ async def submit_application(
     state: State,
     idempotency_key: Annotated[str | None, Depends(edge.idempotency_key)] = None,
 ) -> Any:
-    bank_code = who.bank_code
-    assert bank_code is not None
-    if idempotency_key is None:
-        application_id = uuid.uuid4().hex
-        try:
-            view = await _start(state, bank_code, body, application_id)
-        except SubmissionPending:
-            # the application exists and carries on: the trail must say who submitted it
-            await record(
-                state, who.name, "application.submitted", application_id, contract_no=body.contract_no, pending=True
-            )
-            raise
-        await record(state, who.name, "application.submitted", application_id, contract_no=body.contract_no)
-        return JSONResponse(_dump(view), status_code=201)
-
-    digest = request_hash(await request.json())
-    keys = state.repos.idempotency
-    base_id = keyed_application_id(bank_code, idempotency_key)
-    existing = await keys.reserve(bank_code, idempotency_key, digest, application_id=base_id)
-    if existing is not None:
-        if existing.request_hash != digest:
-            raise Problem(
-                ErrorCode.IDEMPOTENCY_KEY_MISMATCH, "this Idempotency-Key was used with a different request body"
-            )
-        if existing.response_status is not None:
-            return JSONResponse(
-                existing.response_body, status_code=existing.response_status, headers=idempotency.REPLAYED
-            )
-    stored = await keys.lookup(bank_code, idempotency_key)
-    application_id = (stored.application_id if stored else None) or base_id
-    try:
-        view = await _start_fresh(state, bank_code, body, idempotency_key, application_id)
-    except SubmissionPending as pending:
-        # still being verified: the trail says whose it is, so a GET by id can follow it
-        await record(
-            state, who.name, "application.submitted", pending.application_id, contract_no=body.contract_no, pending=True
-        )
-        if existing is None:
-            await keys.release(bank_code, idempotency_key)
-        raise
-    except BaseException:
-        if existing is None:
-            await keys.release(bank_code, idempotency_key)
-        raise
-    payload = _dump(view)
-    await keys.store(bank_code, idempotency_key, 201, payload, view.application_id)
-    await record(
-        state, who.name, "application.submitted", view.application_id, contract_no=body.contract_no, idempotent=True
-    )
-    return JSONResponse(payload, status_code=201)
-
-
-async def _start_fresh(
-    state: AppState,
-    bank_code: str,
-    body: ApplicationRequest,
-    key: str,
-    application_id: str,
-    preapproved: Preapproval | None = None,
-    on_candidate: Callable[[str], Awaitable[None]] | None = None,
-) -> ApplicationView:
-    """Start (or join) the workflow for a keyed request. An earlier request with this key
-    that was refused left a closed workflow under the derived id: move to the next id.
-    `on_candidate` hears each id before it is started (a caller keeping it in its own record)."""
-    candidate = application_id
-    for generation in range(1, 50):
-        try:
-            if on_candidate is not None:
-                await on_candidate(candidate)
-            return await _start(state, bank_code, body, candidate, preapproved)
-        except temporal_ops.AlreadyClosed:
-            recorded = await state.repos.applications.get(candidate)
-            if recorded is not None:
-                return recorded  # it was accepted once (its answer was lost): the same application
-            candidate = keyed_application_id(bank_code, key, generation)
-    raise Problem(ErrorCode.INTERNAL_ERROR, "could not start the application")
-
-
-@router.get("/v1/applications/{application_id}", response_model=ApplicationView)
-async def get_application(application_id: str, who: AnyPrincipal, state: State) -> Any:
-    return _dump(await visible_view(state, who, application_id))
-
-
-@router.get("/v1/applications")
-async def list_applications(
-    who: AnyPrincipal,
-    state: State,
-    stage: Stage | None = None,
-    contract_no: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: str | None = None,
-    updated_since: Annotated[
-        datetime | None,
-        Query(description="only applications whose record changed at or after this instant (with its offset)"),
-    ] = None,
-) -> Any:
-    edge.require_filter_id(contract_no, "contract_no")
-    edge.require_filter_instant(updated_since, "updated_since")
-    try:
-        items, next_cursor = await state.repos.applications.list(
-            bank_code=None if who.is_ops else who.bank_code,
-            stage=stage,
-            contract_no=contract_no,
-            updated_since=updated_since,
-            limit=limit,
-            cursor=cursors.opened(state.settings, cursor),
-        )
-    except InvalidCursor as error:
-        raise Problem(ErrorCode.VALIDATION_ERROR, str(error)) from error
-    return {"items": [_dump(v) for v in items], "next_cursor": cursors.sign(state.settings, next_cursor)}
+    return await submission.submit(state, who, body, await request.json(), idempotency_key)
 
 
 async def _own(state: AppState, who: Principal, application_id: str) -> ApplicationView:

@@ -11,7 +11,7 @@ import base64
 import binascii
 import html
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -22,13 +22,20 @@ from temporalio.converter import PayloadCodec
 
 from api import codec_session
 from api.audit import record
-from api.auth import OpsPrincipal, State
+from api.auth import OpsPrincipal, State, ops_principal
 from api.problems import Problem, problem_responses
 from domain.errors import ErrorCode
 from runtime.temporal import payload_codec
 from store.principals import Principal, authenticate
 
-router = APIRouter(prefix="/codec", tags=["operations"], responses=problem_responses(401, 403, 422))
+# three audiences under /codec, a router each
+_CODEC: dict[str, Any] = {"prefix": "/codec", "tags": ["operations"], "responses": problem_responses(401, 403, 422)}
+# what the Temporal UI posts: the ops Bearer key, or a codec session cookie (api/codec_session.py)
+payloads = APIRouter(**_CODEC, dependencies=[Depends(codec_session.codec_principal)])
+# opening a session with the ops Bearer key
+sessions = APIRouter(**_CODEC, dependencies=[Depends(ops_principal)])
+# the sign-in page, its form (the ops key it posts is checked there) and signing out: anyone
+public = APIRouter(**_CODEC)
 
 
 class CodecPayload(BaseModel):
@@ -70,18 +77,15 @@ def _codec(state: State) -> PayloadCodec | None:
     return payload_codec(state.settings)
 
 
-CodecPrincipal = Annotated[Principal, Depends(codec_session.codec_principal)]
-
-
-@router.post("/encode")
-async def encode(body: CodecPayloads, who: CodecPrincipal, state: State) -> CodecPayloads:
+@payloads.post("/encode")
+async def encode(body: CodecPayloads, state: State) -> CodecPayloads:
     payloads = _to_temporal(body)
     codec = _codec(state)
     return _from_temporal(list(await codec.encode(payloads)) if codec else payloads)
 
 
-@router.post("/decode")
-async def decode(body: CodecPayloads, who: CodecPrincipal, state: State) -> CodecPayloads:
+@payloads.post("/decode")
+async def decode(body: CodecPayloads, state: State) -> CodecPayloads:
     payloads = _to_temporal(body)
     codec = _codec(state)
     try:
@@ -105,7 +109,7 @@ async def _open_session(state: State, who: Principal, via: str) -> tuple[CodecSe
     return session, token
 
 
-@router.post("/session", status_code=200)
+@sessions.post("/session", status_code=200)
 async def open_session(who: OpsPrincipal, state: State, request: Request, response: Response) -> CodecSession:
     """Open a codec session for the calling ops key: sets the HttpOnly session cookie that
     `/codec/encode` and `/codec/decode` accept from the Temporal UI (audited)."""
@@ -114,7 +118,7 @@ async def open_session(who: OpsPrincipal, state: State, request: Request, respon
     return session
 
 
-@router.delete("/session", status_code=204, responses={204: {"description": "signed out (the cookie is cleared)"}})
+@public.delete("/session", status_code=204, responses={204: {"description": "signed out (the cookie is cleared)"}})
 async def close_session(request: Request) -> Response:
     """Sign out: clears the codec session cookie of this browser."""
     response = Response(status_code=204)
@@ -146,7 +150,7 @@ def _setup_steps(state: State, request: Request) -> str:
     )
 
 
-@router.get("/login", response_class=HTMLResponse, responses={200: {"content": {"text/html": {}}}})
+@public.get("/login", response_class=HTMLResponse, responses={200: {"content": {"text/html": {}}}})
 async def login_page(request: Request, state: State) -> HTMLResponse:
     """A sign-in page for operators: paste the ops key to open a codec session in this browser."""
     hours = int(codec_session.SESSION_LIFETIME.total_seconds() // 3600)
@@ -172,7 +176,7 @@ _LOGIN_FORM: dict[str, Any] = {
 }
 
 
-@router.post(
+@public.post(
     "/login",
     response_class=HTMLResponse,
     openapi_extra=_LOGIN_FORM,

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 
 from api import cursors
-from api.auth import AnyPrincipal, State
+from api.auth import AnyPrincipal, State, bank_or_ops
 from api.problems import Problem, problem_responses
 from domain.errors import ErrorCode
 
-router = APIRouter(tags=["events"], responses=problem_responses(401, 403, 422, 503))
+router = APIRouter(
+    tags=["events"], responses=problem_responses(401, 403, 422, 503), dependencies=[Depends(bank_or_ops)]
+)
 
 
 @router.get(

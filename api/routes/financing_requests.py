@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query
 
 from api import cursors, edge, idempotency
 from api.audit import record
-from api.auth import BankPrincipal, State
+from api.auth import BankPrincipal, State, bank_principal
 from api.edge import require_path_id
 from api.problems import Problem, problem_responses
 from api.state import AppState
@@ -24,7 +24,9 @@ from store.cursors import InvalidCursor
 from store.financing_requests import NotOpen, RequestRecord
 from store.principals import Principal
 
-router = APIRouter(tags=["financing requests"], responses=problem_responses(401, 403, 503))
+router = APIRouter(
+    tags=["financing requests"], responses=problem_responses(401, 403, 503), dependencies=[Depends(bank_principal)]
+)
 
 IdempotencyKey = Annotated[str | None, Depends(edge.idempotency_key)]
 DEFAULT_PRODUCT = "STD"

@@ -5,20 +5,21 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
 from api import cursors
-from api.auth import OpsPrincipal, State
+from api.auth import State, ops_principal
 from api.problems import Problem, problem_responses
 from domain.errors import ErrorCode
 from store.cursors import InvalidCursor, decode_cursor, encode_cursor
 
-router = APIRouter(tags=["operations"], responses=problem_responses(401, 403, 404, 409, 422))
+router = APIRouter(
+    tags=["operations"], responses=problem_responses(401, 403, 404, 409, 422), dependencies=[Depends(ops_principal)]
+)
 
 
 @router.get("/v1/ops/payments")
 async def kept_payments(
-    who: OpsPrincipal,
     state: State,
     status: Literal["unmatched", "misdirected", "kept"] = "unmatched",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -51,7 +52,6 @@ async def kept_payments(
     ),
 )
 async def stuck(
-    who: OpsPrincipal,
     state: State,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: str | None = None,

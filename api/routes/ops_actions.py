@@ -17,12 +17,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
 from api.answers import update_application
 from api.audit import record
-from api.auth import OpsPrincipal, State
+from api.auth import OpsPrincipal, State, ops_principal
 from api.problems import Problem, problem_responses
 from api.stage_guard import require_reachable
 from api.visibility import visible_view
@@ -38,7 +38,9 @@ from domain.application import (
 from domain.errors import ErrorCode
 from domain.stages import WITHDRAWABLE_STAGES, Stage
 
-router = APIRouter(tags=["operations"], responses=problem_responses(401, 403, 404, 409, 422))
+router = APIRouter(
+    tags=["operations"], responses=problem_responses(401, 403, 404, 409, 422), dependencies=[Depends(ops_principal)]
+)
 
 _REFUSALS = (
     "Refusals change nothing: **409** `invalid_state` when the application is not in a stage that "

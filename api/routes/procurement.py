@@ -5,19 +5,21 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import structlog
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
 from api import temporal_ops
 from api.audit import record
-from api.auth import ProcurementBody, State, parse_signed
+from api.auth import ProcurementBody, State, parse_signed, procurement_body
 from api.problems import problem_responses
 from api.routing import contract_holder
 from domain import workflow_api as names
 from domain.application import AccountChangeEvent
 from domain.routing import route_account_change
 
-router = APIRouter(tags=["procurement"], responses=problem_responses(401, 422))
+router = APIRouter(
+    tags=["procurement"], responses=problem_responses(401, 422), dependencies=[Depends(procurement_body)]
+)
 log = structlog.get_logger("api.procurement")
 
 

@@ -3,22 +3,21 @@ and the Excel-ready export (API.md "Operations and oversight", v1.1 "The finance
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from api import stats_csv
-from api.auth import OpsPrincipal, State
+from api.auth import State, ops_principal
+from api.figures import figures, requested_period, today
 from api.problems import Problem, problem_responses
-from api.state import AppState
-from domain.business_time import SHANGHAI
 from domain.errors import ErrorCode
-from domain.state_council_calendar import state_council_calendar
-from domain.statistics import Figures, MonthlyFigures, Period, PeriodProblem, month_range, parse_day, period
+from domain.statistics import Figures, MonthlyFigures, PeriodProblem, month_range
 
-router = APIRouter(tags=["operations"], responses=problem_responses(401, 403, 422))
+router = APIRouter(
+    tags=["operations"], responses=problem_responses(401, 403, 422), dependencies=[Depends(ops_principal)]
+)
 
 _FROM_DAY = "the period's first business date, YYYY-MM-DD (Asia/Shanghai); without it: since the first"
 _TO_DAY = "the period's last business date, YYYY-MM-DD; outstanding is counted at its end; without it: today"
@@ -37,23 +36,6 @@ _PERIOD_RULES = (
 )
 
 
-def today() -> datetime:
-    return datetime.now(SHANGHAI)
-
-
-def requested_period(first: str | None, last: str | None) -> Period | None:
-    """The period of a request's `from`/`to`, or a 422 problem."""
-    try:
-        return period(parse_day(first, "from"), parse_day(last, "to"), today().date())
-    except PeriodProblem as problem:
-        raise Problem(ErrorCode.VALIDATION_ERROR, str(problem)) from None
-
-
-async def figures(state: AppState, chosen: Period | None) -> Figures:
-    answer = await state.repos.statistics.figures(chosen, state_council_calendar())
-    return Figures.model_validate(answer)
-
-
 @router.get(
     "/v1/stats",
     summary="The finance bureau's figures",
@@ -64,7 +46,7 @@ async def figures(state: AppState, chosen: Period | None) -> Figures:
     ),
     response_model=Figures,
 )
-async def stats(who: OpsPrincipal, state: State, first: FromDay = None, last: ToDay = None) -> Figures:
+async def stats(state: State, first: FromDay = None, last: ToDay = None) -> Figures:
     return await figures(state, requested_period(first, last))
 
 
@@ -82,7 +64,6 @@ async def stats(who: OpsPrincipal, state: State, first: FromDay = None, last: To
     response_model=MonthlyFigures,
 )
 async def monthly(
-    who: OpsPrincipal,
     state: State,
     first: Annotated[str | None, Query(alias="from", description="first month, YYYY-MM", examples=["2026-01"])] = None,
     last: Annotated[str | None, Query(alias="to", description="last month, YYYY-MM", examples=["2026-12"])] = None,
@@ -106,6 +87,6 @@ async def monthly(
     response_class=Response,
     responses={200: {"description": "the figures, one row per bank and per district", "content": {"text/csv": {}}}},
 )
-async def export(who: OpsPrincipal, state: State, first: FromDay = None, last: ToDay = None) -> Response:
+async def export(state: State, first: FromDay = None, last: ToDay = None) -> Response:
     chosen = requested_period(first, last)
     return stats_csv.response(await figures(state, chosen), chosen)

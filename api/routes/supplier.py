@@ -7,16 +7,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 
 from api import cursors, temporal_ops
 from api.audit import record
-from api.auth import State, SupplierPrincipal
+from api.auth import State, SupplierPrincipal, supplier_principal
 from api.edge import require_path_id
 from api.problems import Problem, problem_responses
-from api.routes.banks import SubmissionPending, _start_fresh, keyed_application_id
 from api.state import AppState
+from api.submission import SubmissionPending, keyed_application_id, start_fresh
 from api.supplier_views import (
     Catalogue,
     active,
@@ -49,7 +49,9 @@ from store.cursors import InvalidCursor
 from store.financing_requests import AlreadyOpen, NotOpen, RequestRecord
 from store.principals import Principal
 
-router = APIRouter(tags=["suppliers"], responses=problem_responses(401, 403, 503))
+router = APIRouter(
+    tags=["suppliers"], responses=problem_responses(401, 403, 503), dependencies=[Depends(supplier_principal)]
+)
 
 
 def _credit_code(who: Principal) -> str:
@@ -366,7 +368,7 @@ async def accept(request_id: str, body: AcceptBody, who: SupplierPrincipal, stat
 
     on_behalf = {"channel": "financing_request", "request_id": request_id, "offer_id": offer.offer_id}
     try:
-        view = await _start_fresh(
+        view = await start_fresh(
             state,
             offer.bank_code,
             submission,

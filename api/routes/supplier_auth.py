@@ -17,11 +17,11 @@ from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
 from api.audit import record
-from api.auth import State, SupplierPrincipal
+from api.auth import State, SupplierPrincipal, supplier_principal
 from api.problems import Problem, problem_responses, upstream_unavailable
 from domain.errors import ErrorCode
 from domain.settings import Settings
@@ -31,7 +31,10 @@ from integrations.errors import ExternalError
 from integrations.sms import SmsClient
 from store.supplier_logins import SupplierLogins, new_code, new_token
 
-router = APIRouter(tags=["suppliers"])
+# signing in is open to anyone: the SMS code is the credential
+public = APIRouter(tags=["suppliers"])
+# signing out: the signed-in supplier
+signed_in = APIRouter(tags=["suppliers"], dependencies=[Depends(supplier_principal)])
 
 _PROCESS_SECRET = secrets.token_bytes(32)  # only when no payload keys are configured (tests)
 
@@ -51,7 +54,7 @@ _ANSWER = LoginCodeAnswer(
 )
 
 
-@router.post(
+@public.post(
     "/v1/supplier/login-codes",
     status_code=202,
     response_model=LoginCodeAnswer,
@@ -84,7 +87,7 @@ async def request_login_code(body: LoginCodeRequest, state: State) -> Any:
     return JSONResponse(_ANSWER.model_dump(mode="json"), status_code=202)
 
 
-@router.post(
+@public.post(
     "/v1/supplier/sessions",
     status_code=201,
     response_model=SessionAnswer,
@@ -121,7 +124,7 @@ async def open_session(body: SessionRequest, state: State) -> Any:
     return JSONResponse(answer.model_dump(mode="json"), status_code=201)
 
 
-@router.post(
+@signed_in.post(
     "/v1/supplier/sign-out",
     summary="End the supplier's session",
     description='The token stops working at once. **200** `{"status": "signed_out"}`; **403** for a bank or ops key.',

@@ -6,12 +6,12 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import structlog
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
 from api import temporal_ops
 from api.audit import record
-from api.auth import State, TreasuryBody, parse_signed
+from api.auth import State, TreasuryBody, parse_signed, treasury_body
 from api.problems import Problem, problem_responses
 from api.routing import contract_holder
 from api.state import AppState
@@ -22,7 +22,7 @@ from domain.routing import route_treasury_payment
 from domain.verification import payment_date_problem
 from store.payments import PaymentStatus
 
-router = APIRouter(tags=["treasury"], responses=problem_responses(401, 422))
+router = APIRouter(tags=["treasury"], responses=problem_responses(401, 422), dependencies=[Depends(treasury_body)])
 log = structlog.get_logger("api.treasury")
 
 

@@ -19,7 +19,7 @@ import uvicorn
 from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app
-from api.routes.banks import keyed_application_id
+from api.submission import keyed_application_id
 from domain.application import SHANGHAI
 from domain.settings import Settings
 from store.audit import AuditTrail

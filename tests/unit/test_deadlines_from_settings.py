@@ -6,8 +6,8 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import cast
 
-from api.routes.banks import deadlines
 from api.state import AppState
+from api.submission import deadlines
 from domain.settings import Settings
 
 
