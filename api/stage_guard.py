@@ -29,3 +29,18 @@ def require_reachable(view: ApplicationView, allowed: frozenset[Stage] | set[Sta
     if past:
         allowed_text = ", ".join(sorted(s.value for s in allowed))
         raise Problem(ErrorCode.INVALID_STATE, f"cannot {action} in stage {view.stage} (only in {allowed_text})")
+
+
+def require_acknowledgeable(view: ApplicationView, key: str) -> None:
+    """An ops acknowledgement takes the flag's key from the record: a key the record does not
+    show flagged, or a flag that clears with its cause (not one for a person), is refused here —
+    the workflow would refuse it too — leaving the financing's history untouched."""
+    flag = next((item for item in view.attention if item.key == key), None)
+    if flag is None:
+        flagged = ", ".join(item.key for item in view.attention) or "none"
+        raise Problem(
+            ErrorCode.INVALID_STATE, f"no attention flag {key!r} on this application (flagged now: {flagged})"
+        )
+    if not flag.acknowledgeable:
+        fix = flag.how_to_fix or "it clears when its cause goes away"
+        raise Problem(ErrorCode.INVALID_STATE, f"the {key!r} flag cannot be acknowledged: {fix}")

@@ -15,6 +15,7 @@ Every action is audited with the operator's identity (`recorded_by` is set by th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends
@@ -23,8 +24,8 @@ from pydantic import BaseModel
 from api.answers import update_application
 from api.audit import record
 from api.auth import OpsPrincipal, State, ops_principal
-from api.problems import Problem, problem_responses
-from api.stage_guard import require_reachable
+from api.problems import problem_responses
+from api.stage_guard import require_acknowledgeable, require_reachable
 from api.visibility import visible_view
 from domain import workflow_api as names
 from domain.application import (
@@ -35,7 +36,6 @@ from domain.application import (
     OpsCancellation,
     ResendToBank,
 )
-from domain.errors import ErrorCode
 from domain.stages import WITHDRAWABLE_STAGES, Stage
 
 router = APIRouter(
@@ -59,13 +59,23 @@ _ALLOWED: dict[str, frozenset[Stage]] = {
 
 
 async def _act(
-    state: State, who: OpsPrincipal, application_id: str, update: str, body: BaseModel, *, action: str | None = None
+    state: State,
+    who: OpsPrincipal,
+    application_id: str,
+    update: str,
+    body: BaseModel,
+    *,
+    action: str | None = None,
+    guard: Callable[[ApplicationView], None] | None = None,
 ) -> Any:
-    """One ops action: refused from the record when the stage cannot take it, sent to the
-    workflow stamped with who did it, written to the audit trail, answered with the application."""
+    """One ops action: refused from the record when the stage cannot take it (or `guard`
+    refuses it), sent to the workflow stamped with who did it, written to the audit trail,
+    answered with the application."""
     view = await visible_view(state, who, application_id)
     if update in _ALLOWED:
         require_reachable(view, _ALLOWED[update], update.replace("_", " "))
+    if guard is not None:
+        guard(view)
     stamped = body.model_copy(update={"recorded_by": who.name})
     view = await update_application(state, application_id, update, stamped)
     await record(
@@ -147,19 +157,14 @@ async def cancel(application_id: str, body: OpsCancellation, who: OpsPrincipal, 
     ),
 )
 async def acknowledge(application_id: str, body: AttentionAcknowledgement, who: OpsPrincipal, state: State) -> Any:
-    view = await visible_view(state, who, application_id)
-    # ops take the key from the record: one it does not show, or one that is not for a person to
-    # acknowledge, is refused here (the workflow would refuse too), leaving its history untouched
-    flag = next((item for item in view.attention if item.key == body.reason), None)
-    if flag is None:
-        flagged = ", ".join(item.key for item in view.attention) or "none"
-        raise Problem(
-            ErrorCode.INVALID_STATE, f"no attention flag {body.reason!r} on this application (flagged now: {flagged})"
-        )
-    if not flag.acknowledgeable:
-        fix = flag.how_to_fix or "it clears when its cause goes away"
-        raise Problem(ErrorCode.INVALID_STATE, f"the {body.reason!r} flag cannot be acknowledged: {fix}")
-    return await _act(state, who, application_id, names.UPDATE_ACKNOWLEDGE, body)
+    return await _act(
+        state,
+        who,
+        application_id,
+        names.UPDATE_ACKNOWLEDGE,
+        body,
+        guard=lambda view: require_acknowledgeable(view, body.reason),
+    )
 
 
 @router.post(
