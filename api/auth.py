@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 from typing import Annotated, Any, Literal
+from urllib.parse import parse_qs
 
 from fastapi import Depends, Request
 from pydantic import ValidationError
@@ -68,6 +69,37 @@ async def bank_or_ops(who: Annotated[Principal, Depends(principal)]) -> Principa
 async def supplier_principal(who: Annotated[Principal, Depends(principal)]) -> Principal:
     if not who.is_supplier or who.credit_code is None:
         raise Problem(ErrorCode.FORBIDDEN, "this endpoint is for suppliers signed in with an SMS code")
+    return who
+
+
+# the OpenAPI request body of an operator's sign-in form (the codec's and the bureau's)
+OPS_KEY_FORM: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {"type": "object", "required": ["ops_key"], "properties": {"ops_key": {"type": "string"}}}
+            }
+        },
+    }
+}
+
+
+async def ops_key_from_form(request: Request, state: AppState, forbidden: str) -> Principal:
+    """The operator whose key a sign-in form posted (`ops_key`, form-encoded, at most 4 KiB):
+    422 without one, 401 for a key that is not valid, 403 (`forbidden`) for another kind's."""
+    raw = await request.body()
+    if len(raw) > 4096:
+        raise Problem(ErrorCode.VALIDATION_ERROR, "the form is too large")
+    keys = parse_qs(raw.decode(errors="replace")).get("ops_key") or [""]
+    key = keys[0].strip()
+    if not key:
+        raise Problem(ErrorCode.VALIDATION_ERROR, "ops_key is required")
+    who = await authenticate(state.repos.pool, key)
+    if who is None:
+        raise Problem(ErrorCode.UNAUTHENTICATED, "this key is not valid")
+    if not who.is_ops:
+        raise Problem(ErrorCode.FORBIDDEN, forbidden)
     return who
 
 

@@ -4,19 +4,16 @@ v1.1). The page, its CSV export and the sign-in; the figures are `/v1/stats`'s."
 from __future__ import annotations
 
 from typing import Annotated, Any
-from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api import stats_csv
 from api.audit import record
-from api.auth import State
+from api.auth import OPS_KEY_FORM, State, ops_key_from_form
 from api.bureau import dashboard, page, session
 from api.figures import figures, requested_period
-from api.problems import Problem, problem_responses
-from domain.errors import ErrorCode
-from store.principals import authenticate
+from api.problems import problem_responses
 
 # the dashboard and its export: a signed-in operator (a browser without a session is sent to sign in)
 pages = APIRouter(prefix="/bureau", tags=["bureau"], dependencies=[Depends(session.operator)])
@@ -32,16 +29,6 @@ _SIGNED_IN: dict[int | str, dict[str, Any]] = {
 }
 _DAY = "a business date YYYY-MM-DD; empty or absent: open-ended (both absent: all time)"
 PageDay = Annotated[str | None, Query(description=_DAY, examples=["2026-11-01"])]
-_LOGIN_FORM: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/x-www-form-urlencoded": {
-                "schema": {"type": "object", "required": ["ops_key"], "properties": {"ops_key": {"type": "string"}}}
-            }
-        },
-    }
-}
 
 
 def _day(value: str | None) -> str | None:
@@ -126,7 +113,7 @@ async def login_page() -> HTMLResponse:
         "key of its own; audited as `bureau.session`) and answers 303 to `/bureau/`. An unknown key: "
         "401 `unauthenticated`; a bank key: 403 `forbidden`; no key: 422 `validation_error`."
     ),
-    openapi_extra=_LOGIN_FORM,
+    openapi_extra=OPS_KEY_FORM,
     status_code=303,
     response_class=RedirectResponse,
     responses={
@@ -135,18 +122,7 @@ async def login_page() -> HTMLResponse:
     },
 )
 async def login(request: Request, state: State) -> Response:
-    raw = await request.body()
-    if len(raw) > 4096:
-        raise Problem(ErrorCode.VALIDATION_ERROR, "the form is too large")
-    keys = parse_qs(raw.decode(errors="replace")).get("ops_key") or [""]
-    key = keys[0].strip()
-    if not key:
-        raise Problem(ErrorCode.VALIDATION_ERROR, "ops_key is required")
-    who = await authenticate(state.repos.pool, key)
-    if who is None:
-        raise Problem(ErrorCode.UNAUTHENTICATED, "this key is not valid")
-    if not who.is_ops:
-        raise Problem(ErrorCode.FORBIDDEN, "the bureau's dashboard is for operations staff")
+    who = await ops_key_from_form(request, state, "the bureau's dashboard is for operations staff")
     token, expires_at = session.new_session(state.settings, who)
     await record(state, who.name, "bureau.session", None, via="login form", expires_at=expires_at)
     answer = RedirectResponse("/bureau/", status_code=303)

@@ -12,7 +12,6 @@ import binascii
 import html
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import HTMLResponse
@@ -22,11 +21,11 @@ from temporalio.converter import PayloadCodec
 
 from api import codec_session
 from api.audit import record
-from api.auth import OpsPrincipal, State, ops_principal
+from api.auth import OPS_KEY_FORM, OpsPrincipal, State, ops_key_from_form, ops_principal
 from api.problems import Problem, problem_responses
 from domain.errors import ErrorCode
 from runtime.temporal import payload_codec
-from store.principals import Principal, authenticate
+from store.principals import Principal
 
 # three audiences under /codec, a router each
 _CODEC: dict[str, Any] = {"prefix": "/codec", "tags": ["operations"], "responses": problem_responses(401, 403, 422)}
@@ -164,38 +163,16 @@ async def login_page(request: Request, state: State) -> HTMLResponse:
     return HTMLResponse(_PAGE.format(body=form + _setup_steps(state, request)))
 
 
-_LOGIN_FORM: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/x-www-form-urlencoded": {
-                "schema": {"type": "object", "required": ["ops_key"], "properties": {"ops_key": {"type": "string"}}}
-            }
-        },
-    }
-}
-
-
 @public.post(
     "/login",
     response_class=HTMLResponse,
-    openapi_extra=_LOGIN_FORM,
+    openapi_extra=OPS_KEY_FORM,
     responses={200: {"description": "signed in; sets the codec session cookie", "content": {"text/html": {}}}},
 )
 async def login(request: Request, state: State) -> HTMLResponse:
     """The sign-in form's target (`ops_key`, form-encoded): opens a codec session like
     `POST /codec/session` (a bank key: 403 forbidden; an unknown key: 401 unauthenticated)."""
-    raw = await request.body()
-    if len(raw) > 4096:
-        raise Problem(ErrorCode.VALIDATION_ERROR, "the form is too large")
-    keys = parse_qs(raw.decode(errors="replace")).get("ops_key") or [""]
-    if not keys[0].strip():
-        raise Problem(ErrorCode.VALIDATION_ERROR, "ops_key is required")
-    who = await authenticate(state.repos.pool, keys[0].strip())
-    if who is None:
-        raise Problem(ErrorCode.UNAUTHENTICATED, "this key is not valid")
-    if not who.is_ops:
-        raise Problem(ErrorCode.FORBIDDEN, "the codec endpoint is for operations staff")
+    who = await ops_key_from_form(request, state, "the codec endpoint is for operations staff")
     session, token = await _open_session(state, who, "login form")
     body = (
         f"<p>Signed in as <b>{html.escape(session.principal)}</b> until "
