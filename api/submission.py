@@ -1,6 +1,6 @@
 """Submitting an application (API.md "Applications (banks)"): the one path every application
-takes — a bank's own `POST /v1/applications` and a supplier's accepted offer
-(api/routes/supplier.py), which the platform submits on the offering bank's behalf.
+takes — a bank's own `POST /v1/applications` (`submit`) and a supplier's accepted offer
+(`accept_offer`), which the platform submits on the offering bank's behalf.
 
 The financing workflow is started (or joined) under an id and its answer awaited. With an
 `Idempotency-Key` the id is derived from the bank and the key, so a retry joins the same
@@ -26,13 +26,15 @@ from api.state import AppState
 from domain.application import (
     ApplicationRequest,
     ApplicationView,
+    CollectionAccount,
     Deadlines,
     FinancingInput,
     Preapproval,
     business_date,
 )
-from domain.errors import ErrorCode
+from domain.errors import HTTP_STATUS, ErrorCode
 from domain.state_council_calendar import state_council_calendar
+from store.financing_requests import NotOpen, OfferRecord, RequestRecord
 from store.idempotency import request_hash
 from store.principals import Principal
 
@@ -185,3 +187,77 @@ async def submit(state: AppState, who: Principal, body: ApplicationRequest, sent
         state, who.name, "application.submitted", view.application_id, contract_no=body.contract_no, idempotent=True
     )
     return JSONResponse(payload, status_code=201)
+
+
+async def accept_offer(state: AppState, who: Principal, request: RequestRecord, offer: OfferRecord) -> ApplicationView:
+    """A supplier picks `offer` on its `request`: the platform submits the application for the
+    offer's amount on the offering bank's behalf, through `start_fresh` (idempotent by the
+    request: accepting again answers the same application), already approved at the offer's
+    terms. The request becomes accepted and the other offers lapse; a refusal of the submission
+    opens the request again."""
+    request_id, requests = request.request_id, state.repos.financing_requests
+    try:
+        acceptance = await requests.begin_accept(request_id, offer.offer_id)
+    except NotOpen as error:
+        raise Problem(ErrorCode.INVALID_STATE, f"the request or the offer is not open ({error.status})") from error
+    if acceptance.how == "done" and acceptance.request.application_id:
+        return await _accepted(state, acceptance.request.application_id)  # accepted before: its application
+    submission = ApplicationRequest(
+        contract_no=request.contract_no,
+        supplier_credit_code=request.supplier_credit_code,
+        product_code=offer.product_code,
+        requested_amount=offer.approved_amount,
+        collection_account=CollectionAccount(
+            account_no=request.collection_account_no, account_name=request.collection_account_name
+        ),
+    )
+    terms = Preapproval(
+        request_id=request_id,
+        offer_id=offer.offer_id,
+        approved_amount=offer.approved_amount,
+        annual_rate=offer.annual_rate,
+        term_days=offer.term_days,
+    )
+    key = f"financing-request:{request_id}"
+
+    async def note(candidate: str) -> None:
+        await requests.note_application(request_id, candidate)
+
+    on_behalf = {"channel": "financing_request", "request_id": request_id, "offer_id": offer.offer_id}
+    try:
+        view = await start_fresh(
+            state,
+            offer.bank_code,
+            submission,
+            key,
+            keyed_application_id(offer.bank_code, key),
+            preapproved=terms,
+            on_candidate=note,
+        )
+    except SubmissionPending as pending:
+        # still being verified: the bank's trail says whose it is (as for a bank's own submission)
+        await record(
+            state, f"bank:{offer.bank_code}", "application.submitted", pending.application_id,
+            contract_no=request.contract_no, accepted_by=who.name, pending=True, **on_behalf,
+        )  # fmt: skip
+        raise
+    except Problem as problem:
+        if HTTP_STATUS[problem.code] < 500:
+            await requests.undo_accept(request_id, offer.offer_id)  # refused: the request is open again
+        raise
+    await requests.finish_accept(request_id, offer.offer_id, view.application_id)
+    await record(
+        state, f"bank:{offer.bank_code}", "application.submitted", view.application_id,
+        contract_no=request.contract_no, accepted_by=who.name, **on_behalf,
+    )  # fmt: skip
+    await record(state, who.name, "supplier.offer_accepted", view.application_id, **on_behalf)
+    return view
+
+
+async def _accepted(state: AppState, application_id: str) -> ApplicationView:
+    view = await state.repos.applications.get(application_id)
+    if view is None:
+        view = await temporal_ops.query_view(state.temporal, application_id)
+    if view is None:
+        raise Problem(ErrorCode.NOT_FOUND, f"no application {application_id}")
+    return view

@@ -19,16 +19,20 @@ from domain.credit_profile import plain_reasons
 from domain.errors import ErrorCode
 from domain.maturity import estimated_maturity, maturity_warning, suggested_term_days
 from domain.money import ZERO
-from domain.products import Product, eligible_maximum
+from domain.products import Product, eligible_maximum, known_paid
 from domain.stages import Stage
 from domain.supplier_channel import (
+    ActiveFinancing,
     BankRequestView,
     OfferView,
+    OpenRequest,
     ProductOffer,
     RequestContract,
     SupplierApplicationView,
+    SupplierContract,
     SupplierCreditProfile,
     SupplierRequestView,
+    TermAdvice,
 )
 from domain.verification import contract_eligible_maximum, contract_problem
 from integrations.errors import ExternalRefusal, ExternalUnavailable
@@ -125,6 +129,81 @@ def what_each_bank_would_lend(
         eligible = ZERO if refused else contract_eligible_maximum(product, contract, recorded_payments)
         offers.append(product_offer(bank, product, eligible, contract.expected_payment_date, on))
     return offers
+
+
+async def supplier_contracts(state: AppState, credit_code: str) -> list[SupplierContract]:
+    """The supplier's contracts as the procurement system holds them, each with its active
+    financing or open request, what every bank's product would lend on it and the term advice."""
+    found = await asking_procurement(procurement(state).supplier_contracts(credit_code))
+    catalogue = await Catalogue.read(state)
+    on = today()
+    items: list[SupplierContract] = []
+    for contract in found:
+        recorded = await state.repos.payments.recorded_total(contract.contract_no)
+        offers = what_each_bank_would_lend(contract, credit_code, recorded, catalogue.pairs, on)
+        refusal = why_not_financeable(contract, credit_code, catalogue.pairs[0][1] if catalogue.pairs else None)
+        listed, _ = await state.repos.applications.list(contract_no=contract.contract_no, limit=20)
+        holding = next((v for v in listed if active(v) and v.supplier_credit_code == credit_code), None)
+        in_play = await state.repos.financing_requests.in_play_for(contract.contract_no)
+        days_until = (contract.expected_payment_date - on).days
+        items.append(
+            SupplierContract(
+                contract_no=contract.contract_no,
+                project_name=contract.project_name,
+                purchaser=contract.purchaser,
+                amount=contract.amount,
+                paid_amount=known_paid(contract.paid_amount, recorded),
+                status=contract.status,
+                financing=ActiveFinancing(
+                    application_id=holding.application_id, stage=holding.stage, bank_code=holding.bank_code
+                )
+                if holding
+                else None,
+                offers=offers,
+                expected_payment_date=contract.expected_payment_date,
+                signed_on=contract.signed_on,
+                financeable=refusal is None and holding is None and in_play is None,
+                not_financeable_because=refusal
+                or ("an application is active on this contract" if holding else None)
+                or ("a financing request is open on this contract" if in_play else None),
+                financing_request=OpenRequest(
+                    request_id=in_play.request_id,
+                    status=in_play.status,
+                    offers=sum(1 for o in in_play.offers if o.status == "open"),
+                )
+                if in_play
+                else None,
+                term_advice=TermAdvice(
+                    expected_payment_date=contract.expected_payment_date,
+                    days_until_payment=days_until,
+                    suggested_term_days=suggested_term_days(on, contract.expected_payment_date, catalogue.longest_term),
+                ),
+            )
+        )
+    return items
+
+
+def request_problem(
+    contract: Contract, credit_code: str, requested_amount: Decimal, catalogue: Catalogue, recorded_payments: Decimal
+) -> str | None:
+    """What verification would refuse a supplier's financing request for, judged with the
+    product that lends the most on the contract (a request goes to every bank); None: nothing."""
+    best = max(
+        catalogue.pairs,
+        key=lambda pair: contract_eligible_maximum(pair[1], contract, recorded_payments),
+        default=None,
+    )
+    problem = contract_problem(
+        supplier_credit_code=credit_code,
+        contract_supplier=contract.supplier.credit_code,
+        status=contract.status,
+        bank_code="any bank",
+        product_code="any product",
+        product=best[1] if best else None,
+        requested_amount=requested_amount,
+        eligible_max=contract_eligible_maximum(best[1], contract, recorded_payments) if best else None,
+    )
+    return problem.replace("bank any bank has no product any product", "no bank") if problem is not None else None
 
 
 def request_contract(contract: Contract, paid: Decimal) -> RequestContract:

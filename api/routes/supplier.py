@@ -1,7 +1,7 @@
 """The supplier's own channel (API.md v1.1 "Suppliers"): its contracts with what every bank would
 lend, its applications (every channel), and the financing requests it posts to every bank, with
 the offers it picks from. Accepting an offer submits the application on that bank's behalf
-through the path of `POST /v1/applications` (idempotent by the request id)."""
+through the path of `POST /v1/applications` (idempotent by the request id; api/submission.py)."""
 
 from __future__ import annotations
 
@@ -16,35 +16,28 @@ from api.auth import State, SupplierPrincipal, supplier_principal
 from api.edge import require_path_id
 from api.problems import Problem, problem_responses
 from api.state import AppState
-from api.submission import SubmissionPending, keyed_application_id, start_fresh
+from api.submission import accept_offer
 from api.supplier_views import (
     Catalogue,
-    active,
     asking_procurement,
     procurement,
     request_contract,
+    request_problem,
     supplier_application,
+    supplier_contracts,
     supplier_request_view,
     today,
-    what_each_bank_would_lend,
-    why_not_financeable,
 )
-from domain.application import ApplicationRequest, ApplicationView, CollectionAccount, Preapproval
+from domain.application import ApplicationView
 from domain.credit_profile import build_credit_profile
-from domain.errors import HTTP_STATUS, ErrorCode
-from domain.maturity import suggested_term_days
+from domain.errors import ErrorCode
 from domain.products import known_paid
 from domain.supplier_channel import (
     AcceptBody,
-    ActiveFinancing,
     FinancingRequestBody,
-    OpenRequest,
     SupplierApplicationView,
-    SupplierContract,
     SupplierRequestView,
-    TermAdvice,
 )
-from domain.verification import contract_eligible_maximum, contract_problem
 from store.cursors import InvalidCursor
 from store.financing_requests import AlreadyOpen, NotOpen, RequestRecord
 from store.principals import Principal
@@ -76,54 +69,8 @@ def _credit_code(who: Principal) -> str:
     ),
 )
 async def contracts(who: SupplierPrincipal, state: State) -> Any:
-    credit_code = _credit_code(who)
-    found = await asking_procurement(procurement(state).supplier_contracts(credit_code))
-    catalogue = await Catalogue.read(state)
-    on = today()
-    items = []
-    for contract in found:
-        recorded = await state.repos.payments.recorded_total(contract.contract_no)
-        offers = what_each_bank_would_lend(contract, credit_code, recorded, catalogue.pairs, on)
-        refusal = why_not_financeable(contract, credit_code, catalogue.pairs[0][1] if catalogue.pairs else None)
-        listed, _ = await state.repos.applications.list(contract_no=contract.contract_no, limit=20)
-        holding = next((v for v in listed if active(v) and v.supplier_credit_code == credit_code), None)
-        in_play = await state.repos.financing_requests.in_play_for(contract.contract_no)
-        days_until = (contract.expected_payment_date - on).days
-        items.append(
-            SupplierContract(
-                contract_no=contract.contract_no,
-                project_name=contract.project_name,
-                purchaser=contract.purchaser,
-                amount=contract.amount,
-                paid_amount=known_paid(contract.paid_amount, recorded),
-                status=contract.status,
-                financing=ActiveFinancing(
-                    application_id=holding.application_id, stage=holding.stage, bank_code=holding.bank_code
-                )
-                if holding
-                else None,
-                offers=offers,
-                expected_payment_date=contract.expected_payment_date,
-                signed_on=contract.signed_on,
-                financeable=refusal is None and holding is None and in_play is None,
-                not_financeable_because=refusal
-                or ("an application is active on this contract" if holding else None)
-                or ("a financing request is open on this contract" if in_play else None),
-                financing_request=OpenRequest(
-                    request_id=in_play.request_id,
-                    status=in_play.status,
-                    offers=sum(1 for o in in_play.offers if o.status == "open"),
-                )
-                if in_play
-                else None,
-                term_advice=TermAdvice(
-                    expected_payment_date=contract.expected_payment_date,
-                    days_until_payment=days_until,
-                    suggested_term_days=suggested_term_days(on, contract.expected_payment_date, catalogue.longest_term),
-                ),
-            ).model_dump(mode="json")
-        )
-    return {"items": items, "next_cursor": None}
+    items = await supplier_contracts(state, _credit_code(who))
+    return {"items": [item.model_dump(mode="json") for item in items], "next_cursor": None}
 
 
 # ---- applications ------------------------------------------------------------------------------
@@ -236,25 +183,9 @@ async def post_request(body: FinancingRequestBody, who: SupplierPrincipal, state
         raise _already_financed(contract.contract_no, "already has an active financing")
     catalogue = await Catalogue.read(state)
     recorded = await repos.payments.recorded_total(contract.contract_no)
-    best = max(
-        catalogue.pairs,
-        key=lambda pair: contract_eligible_maximum(pair[1], contract, recorded),
-        default=None,
-    )
-    problem = contract_problem(
-        supplier_credit_code=credit_code,
-        contract_supplier=contract.supplier.credit_code,
-        status=contract.status,
-        bank_code="any bank",
-        product_code="any product",
-        product=best[1] if best else None,
-        requested_amount=body.requested_amount,
-        eligible_max=contract_eligible_maximum(best[1], contract, recorded) if best else None,
-    )
+    problem = request_problem(contract, credit_code, body.requested_amount, catalogue, recorded)
     if problem is not None:
-        raise Problem(
-            ErrorCode.VALIDATION_ERROR, problem.replace("bank any bank has no product any product", "no bank")
-        )
+        raise Problem(ErrorCode.VALIDATION_ERROR, problem)
     history = await asking_procurement(procurement(state).supplier_history(credit_code))
     try:
         created = await repos.financing_requests.create(
@@ -338,72 +269,8 @@ async def accept(request_id: str, body: AcceptBody, who: SupplierPrincipal, stat
     offer = request.offer(body.offer_id)
     if offer is None:
         raise Problem(ErrorCode.NOT_FOUND, f"no offer {body.offer_id} on financing request {request_id}")
-    requests = state.repos.financing_requests
-    try:
-        acceptance = await requests.begin_accept(request_id, offer.offer_id)
-    except NotOpen as error:
-        raise Problem(ErrorCode.INVALID_STATE, f"the request or the offer is not open ({error.status})") from error
-    if acceptance.how == "done" and acceptance.request.application_id:
-        return JSONResponse(supplier_application(await _accepted(state, acceptance.request.application_id)), 201)
-    submission = ApplicationRequest(
-        contract_no=request.contract_no,
-        supplier_credit_code=request.supplier_credit_code,
-        product_code=offer.product_code,
-        requested_amount=offer.approved_amount,
-        collection_account=CollectionAccount(
-            account_no=request.collection_account_no, account_name=request.collection_account_name
-        ),
-    )
-    terms = Preapproval(
-        request_id=request_id,
-        offer_id=offer.offer_id,
-        approved_amount=offer.approved_amount,
-        annual_rate=offer.annual_rate,
-        term_days=offer.term_days,
-    )
-    key = f"financing-request:{request_id}"
-
-    async def note(candidate: str) -> None:
-        await requests.note_application(request_id, candidate)
-
-    on_behalf = {"channel": "financing_request", "request_id": request_id, "offer_id": offer.offer_id}
-    try:
-        view = await start_fresh(
-            state,
-            offer.bank_code,
-            submission,
-            key,
-            keyed_application_id(offer.bank_code, key),
-            preapproved=terms,
-            on_candidate=note,
-        )
-    except SubmissionPending as pending:
-        # still being verified: the bank's trail says whose it is (as for a bank's own submission)
-        await record(
-            state, f"bank:{offer.bank_code}", "application.submitted", pending.application_id,
-            contract_no=request.contract_no, accepted_by=who.name, pending=True, **on_behalf,
-        )  # fmt: skip
-        raise
-    except Problem as problem:
-        if HTTP_STATUS[problem.code] < 500:
-            await requests.undo_accept(request_id, offer.offer_id)  # refused: the request is open again
-        raise
-    await requests.finish_accept(request_id, offer.offer_id, view.application_id)
-    await record(
-        state, f"bank:{offer.bank_code}", "application.submitted", view.application_id,
-        contract_no=request.contract_no, accepted_by=who.name, **on_behalf,
-    )  # fmt: skip
-    await record(state, who.name, "supplier.offer_accepted", view.application_id, **on_behalf)
+    view = await accept_offer(state, who, request, offer)
     return JSONResponse(supplier_application(view), status_code=201)
-
-
-async def _accepted(state: AppState, application_id: str) -> ApplicationView:
-    view = await state.repos.applications.get(application_id)
-    if view is None:
-        view = await temporal_ops.query_view(state.temporal, application_id)
-    if view is None:
-        raise Problem(ErrorCode.NOT_FOUND, f"no application {application_id}")
-    return view
 
 
 @router.post(
