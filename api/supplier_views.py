@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from api.problems import Problem, upstream_unavailable
 from api.state import AppState
-from domain.application import ApplicationView, business_date
+from domain.application import ApplicationView, Decision, business_date
 from domain.contracts import Contract
 from domain.credit_profile import plain_reasons
 from domain.errors import ErrorCode
@@ -24,6 +24,7 @@ from domain.stages import Stage
 from domain.supplier_channel import (
     ActiveFinancing,
     BankRequestView,
+    OfferBody,
     OfferView,
     OpenRequest,
     ProductOffer,
@@ -34,7 +35,7 @@ from domain.supplier_channel import (
     SupplierRequestView,
     TermAdvice,
 )
-from domain.verification import contract_eligible_maximum, contract_problem
+from domain.verification import contract_eligible_maximum, contract_problem, decision_problems
 from integrations.errors import ExternalRefusal, ExternalUnavailable
 from integrations.procurement import ProcurementClient
 from store.banks import Bank
@@ -204,6 +205,31 @@ def request_problem(
         eligible_max=contract_eligible_maximum(best[1], contract, recorded_payments) if best else None,
     )
     return problem.replace("bank any bank has no product any product", "no bank") if problem is not None else None
+
+
+async def offered_product(state: AppState, bank_code: str, request: RequestRecord, body: OfferBody) -> Product:
+    """The product a bank offers with, once the offer passes what a decision must: 422 for a
+    product the bank does not have, 409 unless the request is open, 422 for terms a decision
+    could not take against what the product lends on the contract now (as verification
+    computes it: the procurement system's contract, the payments the platform recorded)."""
+    product = await state.repos.banks.get_product(bank_code, body.product_code)
+    if product is None:
+        raise Problem(ErrorCode.VALIDATION_ERROR, f"bank {bank_code} has no product {body.product_code}")
+    if request.status != "open":
+        raise Problem(ErrorCode.INVALID_STATE, f"the financing request is {request.status}, not open")
+    contract = await asking_procurement(procurement(state).get_contract(request.contract_no))
+    recorded = await state.repos.payments.recorded_total(request.contract_no)
+    eligible = contract_eligible_maximum(product, contract, recorded)
+    decision = Decision(
+        decision="approve",
+        approved_amount=body.approved_amount,
+        annual_rate=body.annual_rate,
+        term_days=body.term_days,
+    )
+    problems = decision_problems(decision, product, request.requested_amount, eligible)
+    if problems:
+        raise Problem(ErrorCode.VALIDATION_ERROR, "; ".join(problems))
+    return product
 
 
 def request_contract(contract: Contract, paid: Decimal) -> RequestContract:

@@ -1,7 +1,8 @@
 """The banks' side of suppliers' financing requests (API.md v1.1 "Suppliers"): every bank lists
 the open requests (without the supplier's collection account) and answers with an offer,
 validated exactly like a decision (`domain.verification.decision_problems`) against what its
-product would lend on the contract now (`contract_eligible_maximum`, verification's function)."""
+product would lend on the contract now (`contract_eligible_maximum`, verification's function;
+api/supplier_views.offered_product)."""
 
 from __future__ import annotations
 
@@ -15,11 +16,9 @@ from api.auth import BankPrincipal, State, bank_principal
 from api.edge import require_path_id
 from api.problems import Problem, problem_responses
 from api.state import AppState
-from api.supplier_views import Catalogue, asking_procurement, bank_request_view, offer_view, procurement, today
-from domain.application import Decision
+from api.supplier_views import Catalogue, bank_request_view, offer_view, offered_product, today
 from domain.errors import ErrorCode
 from domain.supplier_channel import BankRequestView, OfferBody, OfferView, RequestStatus
-from domain.verification import contract_eligible_maximum, decision_problems
 from store.cursors import InvalidCursor
 from store.financing_requests import NotOpen, RequestRecord
 from store.principals import Principal
@@ -120,24 +119,7 @@ async def make_offer(
 
     async def act(_resumed: bool) -> tuple[int, Any]:
         request = await _visible(state, who, request_id)
-        product = await state.repos.banks.get_product(bank_code, body.product_code)
-        if product is None:
-            raise Problem(ErrorCode.VALIDATION_ERROR, f"bank {bank_code} has no product {body.product_code}")
-        if request.status != "open":
-            raise Problem(ErrorCode.INVALID_STATE, f"the financing request is {request.status}, not open")
-        # what the product lends on the contract now, as verification will compute it
-        contract = await asking_procurement(procurement(state).get_contract(request.contract_no))
-        recorded = await state.repos.payments.recorded_total(request.contract_no)
-        eligible = contract_eligible_maximum(product, contract, recorded)
-        decision = Decision(
-            decision="approve",
-            approved_amount=body.approved_amount,
-            annual_rate=body.annual_rate,
-            term_days=body.term_days,
-        )
-        problems = decision_problems(decision, product, request.requested_amount, eligible)
-        if problems:
-            raise Problem(ErrorCode.VALIDATION_ERROR, "; ".join(problems))
+        product = await offered_product(state, bank_code, request, body)
         try:
             made = await state.repos.financing_requests.offer(
                 request_id, bank_code, product.product_code, body.approved_amount, body.annual_rate, body.term_days
