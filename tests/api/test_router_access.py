@@ -37,6 +37,7 @@ from api.auth import (
 )
 from api.bureau.session import operator
 from api.codec_session import codec_principal
+from api.edge import WITHOUT_BEARER as EDGE_WITHOUT_BEARER
 from api.main import ROUTERS, create_app
 from api.routes.supplier_auth import login_code_secret
 from domain.settings import Settings
@@ -182,6 +183,17 @@ def test_a_handler_takes_only_its_routers_principal() -> None:
         if isinstance(route.original_route, APIRoute):
             expected = {AUDIENCE[key]} if key in AUDIENCE else set()
             assert access_anywhere(route.original_route.dependant) == expected, key
+
+
+def test_the_edge_asks_for_a_bearer_key_exactly_where_the_routers_do() -> None:
+    """The edge (api/edge.py) answers 401 to a /v1 change without a bearer key before its body is
+    read, by path: its exemptions are exactly the routes that take no key — the open sign-ins
+    and the signed callbacks — so it neither locks out an open route nor reads a guarded one's
+    body before refusing it."""
+    for method, path in served():
+        if method in ("POST", "PUT", "PATCH") and path.startswith("/v1/"):
+            takes_no_key = (method, path) in PUBLIC or AUDIENCE.get((method, path)) in (TREASURY, PROCUREMENT)
+            assert path.startswith(EDGE_WITHOUT_BEARER) == takes_no_key, (method, path)
 
 
 def test_the_check_sees_an_access_rule_left_to_a_handler() -> None:
