@@ -199,7 +199,12 @@ async def accept_offer(state: AppState, who: Principal, request: RequestRecord, 
     try:
         acceptance = await requests.begin_accept(request_id, offer.offer_id)
     except NotOpen as error:
-        raise Problem(ErrorCode.INVALID_STATE, f"the request or the offer is not open ({error.status})") from error
+        detail = (
+            f"the offer is {error.status.removeprefix('offer ')}, not open"  # lapsed, replaced
+            if error.status.startswith("offer ")
+            else f"the financing request is {error.status}, not open"
+        )
+        raise Problem(ErrorCode.INVALID_STATE, detail) from error
     if acceptance.how == "done" and acceptance.request.application_id:
         return await _accepted(state, acceptance.request.application_id)  # accepted before: its application
     submission = ApplicationRequest(

@@ -273,6 +273,7 @@ def _base(request: RequestRecord, catalogue: Catalogue, on: date) -> dict[str, A
         "requested_amount": request.requested_amount,
         "contract": request.contract,
         "created_at": request.created_at,
+        "expires_at": request.expires_at,
         "application_id": request.application_id,
         "accepted_offer_id": request.accepted_offer_id,
         "suggested_term_days": suggested_term_days(on, request.contract.expected_payment_date, catalogue.longest_term),

@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     lock_attention_days: int = 5
     lock_expiry_days: int = 20
     disbursement_attention_minutes: int = Field(default=30, ge=1)  # payout not confirmed by then: flag it
+    # a supplier's financing request still open at the end of this many working days (State Council
+    # calendar) after the day it was made expires: its offers lapse and the contract is free again
+    financing_request_open_working_days: int = Field(default=7, ge=1, le=250)
 
     # local stack
     data_dir: Path = Path(".zcd")

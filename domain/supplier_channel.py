@@ -8,7 +8,7 @@ validation in `domain.verification.decision_problems`, the maturity advice in `d
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
@@ -20,6 +20,7 @@ from domain.inputs import Id, InputMoney, greater_than_zero
 from domain.maturity import MaturityWarning
 from domain.money import Money, Rate
 from domain.stages import Stage
+from domain.working_days import WorkingCalendar, end_of_working_days
 
 
 def _credit_code(value: str) -> str:
@@ -142,8 +143,15 @@ class AcceptBody(ExternalInput):
     offer_id: Id
 
 
-RequestStatus = Literal["open", "accepting", "accepted", "cancelled"]
+RequestStatus = Literal["open", "accepting", "accepted", "cancelled", "expired"]
 OfferStatus = Literal["open", "accepted", "lapsed", "replaced"]
+
+
+def request_expires_at(calendar: WorkingCalendar, created_at: datetime, open_working_days: int) -> datetime:
+    """When a request made at `created_at` expires if it is still open: the end (midnight, business
+    time) of the `open_working_days`-th working day after the day it was made — counted as the
+    review SLA is, so a request made on a Friday afternoon before a holiday gets its full days."""
+    return end_of_working_days(calendar, created_at, open_working_days)
 
 
 class OfferView(BaseModel):
@@ -183,6 +191,9 @@ class FinancingRequestView(BaseModel):
     requested_amount: Money
     contract: RequestContract
     created_at: ShownInstant
+    # an addition: while the request is open, when it expires (then `expired`, its offers lapsed);
+    # a request being accepted never expires
+    expires_at: ShownInstant
     application_id: str | None = None
     accepted_offer_id: str | None = None
     offers: list[OfferView] = Field(default_factory=list)

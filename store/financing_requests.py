@@ -1,19 +1,28 @@
 """Financing requests suppliers post and the offers banks answer them with (API.md v1.1
 "Suppliers"). The request's life: `open` → `accepting` (the platform is submitting the accepted
-offer on the bank's behalf) → `accepted`; or `open` → `cancelled` by the supplier. A refused
-submission puts it back to `open`.
+offer on the bank's behalf) → `accepted`; or `open` → `cancelled` by the supplier; or `open` →
+`expired` once its `expires_at` has passed. A refused submission puts it back to `open` (or
+`expired`, if its time passed meanwhile). A request in `accepting` never expires.
 
 What must hold whatever races, the database holds: one request in play per contract (a partial
 unique index), one open offer per bank and request (another), and every change of status is made
 under a row lock on the request, so an offer cannot land on a request being accepted and two
 offers cannot be accepted at once.
+
+Expiry is applied lazily, here: every read and every change first expires the requests that are
+still open past their time (`expire_due`: their rows locked in id order, then their open offers
+lapsed, in one transaction), and a change re-checks its own request under its row lock. So no
+reader ever sees an open request past its time (judged by the repository's clock when it reads),
+an offer or an acceptance on one is refused (`NotOpen("expired")`), and its contract is free for
+a new request at once.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -53,6 +62,7 @@ class RequestRecord(BaseModel):
     accepted_offer_id: str | None
     application_id: str | None
     created_at: datetime
+    expires_at: datetime
     offers: list[OfferRecord] = []
 
     def offer(self, offer_id: str) -> OfferRecord | None:
@@ -83,12 +93,44 @@ class Acceptance:
 
 _COLUMNS = """request_id, supplier_credit_code, contract_no, requested_amount, collection_account_no,
     collection_account_name, status, contract, known_paid, credit_profile, accepted_offer_id, application_id,
-    created_at"""
+    created_at, expires_at"""
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 class FinancingRequests:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, clock: Clock = utc_now) -> None:
         self._pool = pool
+        self._clock = clock  # what "past its time" is judged by (tests pass their own)
+
+    async def expire_due(self) -> list[str]:
+        """Expire every request still open at or past its `expires_at` and lapse its open offers;
+        the ids of those this call expired. Run before every read and change below."""
+        now = self._clock()
+        async with self._pool.acquire() as connection:
+            # the common case reads one partial index and takes no lock
+            due = await connection.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM financing_requests WHERE status = 'open' AND expires_at <= $1)", now
+            )
+            if not due:
+                return []
+            async with connection.transaction():
+                # locked in id order (no deadlock between two sweeps); one being changed is waited for
+                # and, if no longer open, left alone
+                rows = await connection.fetch(
+                    """
+                    SELECT request_id FROM financing_requests WHERE status = 'open' AND expires_at <= $1
+                     ORDER BY request_id FOR UPDATE
+                    """,
+                    now,
+                )
+                ids = [row["request_id"] for row in rows]
+                await _expire_locked(connection, ids, now)
+                return ids
 
     async def create(
         self,
@@ -101,16 +143,21 @@ class FinancingRequests:
         collection_account_name: str,
         known_paid: Decimal,
         credit_profile: CreditProfile,
+        created_at: datetime,
+        expires_at: datetime,
     ) -> RequestRecord:
-        """A new open request; `AlreadyOpen` when the contract has one in play."""
+        """A new open request, made at `created_at`, open until `expires_at`; `AlreadyOpen` when
+        the contract has one in play (an expired one no longer is)."""
         request_id = "FR" + uuid.uuid4().hex[:20].upper()
         profile = credit_profile.model_dump(mode="json") | {"supplier_name": supplier_name}
+        await self.expire_due()
         try:
             await self._pool.execute(
                 """
                 INSERT INTO financing_requests (request_id, supplier_credit_code, contract_no, requested_amount,
-                    collection_account_no, collection_account_name, status, contract, known_paid, credit_profile)
-                VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8, $9)
+                    collection_account_no, collection_account_name, status, contract, known_paid, credit_profile,
+                    created_at, updated_at, expires_at)
+                VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8, $9, $10, $10, $11)
                 """,
                 request_id,
                 supplier_credit_code,
@@ -121,6 +168,8 @@ class FinancingRequests:
                 contract.model_dump(mode="json"),
                 known_paid,
                 profile,
+                created_at,
+                expires_at,
             )
         except asyncpg.UniqueViolationError as error:
             raise AlreadyOpen(contract.contract_no) from error
@@ -129,11 +178,13 @@ class FinancingRequests:
         return found
 
     async def get(self, request_id: str) -> RequestRecord | None:
+        await self.expire_due()
         async with self._pool.acquire() as connection:
             return await _get(connection, request_id)
 
     async def in_play_for(self, contract_no: str) -> RequestRecord | None:
         """The contract's request that is open or being accepted, if any."""
+        await self.expire_due()
         request_id = await self._pool.fetchval(
             "SELECT request_id FROM financing_requests WHERE contract_no = $1 AND status IN ('open', 'accepting')",
             contract_no,
@@ -142,6 +193,7 @@ class FinancingRequests:
 
     async def of_supplier(self, credit_code: str, limit: int = 50) -> list[RequestRecord]:
         """The supplier's requests, newest first."""
+        await self.expire_due()
         ids = await self._pool.fetch(
             """
             SELECT request_id FROM financing_requests WHERE supplier_credit_code = $1
@@ -159,6 +211,7 @@ class FinancingRequests:
         """What a bank sees, newest first: every open request, and any request it offered on.
         `status` filters; `cursor` (the store's, `InvalidCursor` if not one) continues a page."""
         limit = clamp_limit(limit)
+        await self.expire_due()
         args: list[Any] = [bank_code]
         conditions = [
             "(r.status = 'open' OR EXISTS (SELECT 1 FROM financing_offers o "
@@ -190,63 +243,72 @@ class FinancingRequests:
     async def offer(
         self, request_id: str, bank_code: str, product_code: str, amount: Decimal, rate: Decimal, term_days: int
     ) -> OfferRecord:
-        """The bank's offer on an open request, replacing its earlier open one; `NotOpen` else."""
+        """The bank's offer on an open request, replacing its earlier open one; `NotOpen` else
+        (`expired` for one past its time)."""
         offer_id = "OF" + uuid.uuid4().hex[:20].upper()
-        async with self._pool.acquire() as connection, connection.transaction():
-            status = await _lock(connection, request_id)
-            if status != "open":
-                raise NotOpen(status or "missing")
-            await connection.execute(
-                "UPDATE financing_offers SET status = 'replaced' WHERE request_id = $1 AND bank_code = $2 "
-                "AND status = 'open'",
-                request_id,
-                bank_code,
-            )
-            row = await connection.fetchrow(
-                """
-                INSERT INTO financing_offers (offer_id, request_id, bank_code, product_code, approved_amount,
-                    annual_rate, term_days, status)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, 'open') RETURNING *
-                """,
-                offer_id,
-                request_id,
-                bank_code,
-                product_code,
-                amount,
-                rate,
-                term_days,
-            )
-            await _touch(connection, request_id)
-        assert row is not None
+        await self.expire_due()
+        row: asyncpg.Record | None = None
+        async with self._pool.acquire() as connection:
+            async with connection.transaction():  # a refusal commits what `_lock` expired, then is raised
+                status = await self._lock(connection, request_id)
+                if status == "open":
+                    await connection.execute(
+                        "UPDATE financing_offers SET status = 'replaced' WHERE request_id = $1 AND bank_code = $2 "
+                        "AND status = 'open'",
+                        request_id,
+                        bank_code,
+                    )
+                    row = await connection.fetchrow(
+                        """
+                        INSERT INTO financing_offers (offer_id, request_id, bank_code, product_code,
+                            approved_amount, annual_rate, term_days, status)
+                        VALUES ($1, $2, $3, $4, $5, $6, $7, 'open') RETURNING *
+                        """,
+                        offer_id,
+                        request_id,
+                        bank_code,
+                        product_code,
+                        amount,
+                        rate,
+                        term_days,
+                    )
+                    await _touch(connection, request_id)
+        if row is None:
+            raise NotOpen(status or "missing")
         return OfferRecord(**dict(row))
 
     async def begin_accept(self, request_id: str, offer_id: str) -> Acceptance:
         """Move the request to `accepting` with this offer (or find it already there or done);
-        `NotOpen` when the request is cancelled, accepted with another offer, being accepted
-        with another, or the offer is not open."""
-        async with self._pool.acquire() as connection, connection.transaction():
-            status = await _lock(connection, request_id)
-            request = await _get(connection, request_id)
-            assert request is not None and status is not None
-            offer = request.offer(offer_id)
-            if request.accepted_offer_id == offer_id and status in ("accepting", "accepted"):
-                return Acceptance("done" if status == "accepted" else "resumed", request)
-            if status != "open":
-                raise NotOpen(status)
-            if offer is None or offer.status != "open":
-                raise NotOpen(f"offer {offer.status if offer else 'missing'}")
-            await connection.execute(
-                "UPDATE financing_requests SET status = 'accepting', accepted_offer_id = $2, updated_at = now() "
-                "WHERE request_id = $1",
-                request_id,
-                offer_id,
-            )
-            started = await _get(connection, request_id)
-            assert started is not None
-            return Acceptance("started", started)
+        `NotOpen` when the request is cancelled or expired, accepted with another offer, being
+        accepted with another, or the offer is not open."""
+        await self.expire_due()
+        async with self._pool.acquire() as connection:
+            async with connection.transaction():  # a refusal commits what `_lock` expired, then is raised
+                status = await self._lock(connection, request_id)
+                request = await _get(connection, request_id)
+                assert request is not None and status is not None
+                offer = request.offer(offer_id)
+                if request.accepted_offer_id == offer_id and status in ("accepting", "accepted"):
+                    return Acceptance("done" if status == "accepted" else "resumed", request)
+                if status != "open":
+                    refusal = status
+                elif offer is None or offer.status != "open":
+                    refusal = f"offer {offer.status if offer else 'missing'}"
+                else:
+                    await connection.execute(
+                        "UPDATE financing_requests SET status = 'accepting', accepted_offer_id = $2, "
+                        "updated_at = now() WHERE request_id = $1",
+                        request_id,
+                        offer_id,
+                    )
+                    started = await _get(connection, request_id)
+                    assert started is not None
+                    return Acceptance("started", started)
+        raise NotOpen(refusal)
 
     async def note_application(self, request_id: str, application_id: str) -> None:
         """The application the acceptance is submitting (known before its answer comes)."""
+        await self.expire_due()
         await self._pool.execute(
             "UPDATE financing_requests SET application_id = $2, updated_at = now() WHERE request_id = $1",
             request_id,
@@ -255,8 +317,9 @@ class FinancingRequests:
 
     async def finish_accept(self, request_id: str, offer_id: str, application_id: str) -> None:
         """Accepted: the offer accepted, every other open offer lapsed."""
+        await self.expire_due()
         async with self._pool.acquire() as connection, connection.transaction():
-            await _lock(connection, request_id)
+            await self._lock(connection, request_id)  # accepting: never expires
             await connection.execute(
                 "UPDATE financing_requests SET status = 'accepted', application_id = $3, updated_at = now() "
                 "WHERE request_id = $1 AND accepted_offer_id = $2",
@@ -272,34 +335,70 @@ class FinancingRequests:
             )
 
     async def undo_accept(self, request_id: str, offer_id: str) -> None:
-        """The submission was refused: the request is open again, as it was."""
-        await self._pool.execute(
-            "UPDATE financing_requests SET status = 'open', accepted_offer_id = NULL, application_id = NULL, "
-            "updated_at = now() WHERE request_id = $1 AND status = 'accepting' AND accepted_offer_id = $2",
-            request_id,
-            offer_id,
-        )
+        """The submission was refused: the request is open again, as it was — or expired, with its
+        offers lapsed, if its time passed while the platform was submitting it."""
+        await self.expire_due()
+        async with self._pool.acquire() as connection, connection.transaction():
+            reopened = await connection.fetchval(
+                "UPDATE financing_requests SET status = 'open', accepted_offer_id = NULL, application_id = NULL, "
+                "updated_at = now() WHERE request_id = $1 AND status = 'accepting' AND accepted_offer_id = $2 "
+                "RETURNING expires_at",
+                request_id,
+                offer_id,
+            )
+            now = self._clock()
+            if reopened is not None and reopened <= now:
+                await _expire_locked(connection, [request_id], now)
 
     async def cancel(self, request_id: str) -> None:
         """The supplier withdraws its open request; its open offers lapse. `NotOpen` else."""
-        async with self._pool.acquire() as connection, connection.transaction():
-            status = await _lock(connection, request_id)
+        await self.expire_due()
+        async with self._pool.acquire() as connection:
+            async with connection.transaction():  # a refusal commits what `_lock` expired, then is raised
+                status = await self._lock(connection, request_id)
+                if status == "open":
+                    await connection.execute(
+                        "UPDATE financing_requests SET status = 'cancelled', updated_at = now() WHERE request_id = $1",
+                        request_id,
+                    )
+                    await connection.execute(
+                        "UPDATE financing_offers SET status = 'lapsed' WHERE request_id = $1 AND status = 'open'",
+                        request_id,
+                    )
             if status != "open":
                 raise NotOpen(status or "missing")
-            await connection.execute(
-                "UPDATE financing_requests SET status = 'cancelled', updated_at = now() WHERE request_id = $1",
-                request_id,
-            )
-            await connection.execute(
-                "UPDATE financing_offers SET status = 'lapsed' WHERE request_id = $1 AND status = 'open'", request_id
-            )
+
+    async def _lock(self, connection: Connection, request_id: str) -> str | None:
+        """The request's status under its row lock, for the change about to be made; one still open
+        past its time is expired here first (so the change sees `expired`)."""
+        row = await connection.fetchrow(
+            "SELECT status, expires_at FROM financing_requests WHERE request_id = $1 FOR UPDATE", request_id
+        )
+        if row is None:
+            return None
+        now = self._clock()
+        if row["status"] == "open" and row["expires_at"] <= now:
+            await _expire_locked(connection, [request_id], now)
+            return "expired"
+        status: str = row["status"]
+        return status
 
 
-async def _lock(connection: Connection, request_id: str) -> str | None:
-    status: str | None = await connection.fetchval(
-        "SELECT status FROM financing_requests WHERE request_id = $1 FOR UPDATE", request_id
+async def _expire_locked(connection: Connection, request_ids: list[str], now: datetime) -> None:
+    """Expire the open requests `request_ids`, whose rows this transaction has locked, and lapse
+    their open offers. The offers are read by a statement of their own, after the locks were
+    taken: every change to a request's offers is made under its lock, so none is missed."""
+    if not request_ids:
+        return
+    await connection.execute(
+        "UPDATE financing_requests SET status = 'expired', updated_at = $2 WHERE request_id = ANY($1) "
+        "AND status = 'open'",
+        request_ids,
+        now,
     )
-    return status
+    await connection.execute(
+        "UPDATE financing_offers SET status = 'lapsed' WHERE request_id = ANY($1) AND status = 'open'", request_ids
+    )
 
 
 async def _touch(connection: Connection, request_id: str) -> None:

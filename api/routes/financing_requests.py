@@ -54,7 +54,9 @@ async def _visible(state: AppState, who: Principal, request_id: str) -> RequestR
         "supplier's credit profile with its reasons in plain Chinese, what the bank's product would "
         "lend (`eligible_maximum`, `product`), the term that ends after the contract's expected "
         "payment (`suggested_term_days`) and the bank's own offers — never another bank's, never the "
-        "supplier's collection account. `?limit=&cursor=`; a cursor this API did not issue: **422**."
+        "supplier's collection account. An addition: each shows `expires_at`; a request still open "
+        "then is `expired` (its offers lapsed) and leaves the open list. `?limit=&cursor=`; a cursor "
+        "this API did not issue: **422**."
     ),
     responses=problem_responses(422),
 )
@@ -105,7 +107,8 @@ async def get_request(request_id: str, who: BankPrincipal, state: State) -> Any:
         "requested amount or above what the product lends on the contract now (its eligible maximum, "
         "as verification computes it), the rate outside the product's range (inclusive) or the term "
         "outside 1..`max_term_days`, or for a product the bank does not have. **409** `invalid_state` "
-        "unless the request is `open`; **404** `not_found` for an unknown request. An offer replaces "
+        "unless the request is `open` (e.g. `expired`: past its `expires_at`); **404** `not_found` for an "
+        "unknown request, or one no longer open that the bank never offered on. An offer replaces "
         "the bank's earlier open one on the request. **201** with the offer, its estimated maturity and "
         "a `maturity_warning` (with a suggested term) when the loan would fall due before the "
         "contract's expected payment. Accepts `Idempotency-Key` like every change a bank makes."

@@ -5,6 +5,7 @@ through the path of `POST /v1/applications` (idempotent by the request id; api/s
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -28,15 +29,17 @@ from api.supplier_views import (
     supplier_request_view,
     today,
 )
-from domain.application import ApplicationView
+from domain.application import ApplicationView, business_date
 from domain.credit_profile import build_credit_profile
 from domain.errors import ErrorCode
 from domain.products import known_paid
+from domain.state_council_calendar import state_council_calendar
 from domain.supplier_channel import (
     AcceptBody,
     FinancingRequestBody,
     SupplierApplicationView,
     SupplierRequestView,
+    request_expires_at,
 )
 from store.cursors import InvalidCursor
 from store.financing_requests import AlreadyOpen, NotOpen, RequestRecord
@@ -167,7 +170,10 @@ def _already_financed(contract_no: str, why: str) -> Problem:
         "holds it); **422** `validation_error` for another supplier's contract, one that is not "
         "`effective`, or an amount above what every bank's product would lend. **201** with the "
         "request in status `open` and `suggested_term_days` (the term that ends after the contract's "
-        "expected payment)."
+        "expected payment). An addition: the request stays open until `expires_at`, the end of the "
+        "`ZCD_FINANCING_REQUEST_OPEN_WORKING_DAYS`-th working day (default 7, State Council calendar) "
+        "after the day it was made; still open then, it becomes `expired`, its open offers lapse and "
+        "the contract is free for a new request or a bank's application."
     ),
     responses=problem_responses(404, 409, 422),
 )
@@ -187,6 +193,8 @@ async def post_request(body: FinancingRequestBody, who: SupplierPrincipal, state
     if problem is not None:
         raise Problem(ErrorCode.VALIDATION_ERROR, problem)
     history = await asking_procurement(procurement(state).supplier_history(credit_code))
+    now = datetime.now(UTC)
+    open_days = state.settings.financing_request_open_working_days
     try:
         created = await repos.financing_requests.create(
             supplier_credit_code=credit_code,
@@ -197,6 +205,8 @@ async def post_request(body: FinancingRequestBody, who: SupplierPrincipal, state
             collection_account_name=body.collection_account.account_name,
             known_paid=known_paid(contract.paid_amount, recorded),
             credit_profile=build_credit_profile(history),
+            created_at=now,
+            expires_at=request_expires_at(state_council_calendar(business_date(now).year), now, open_days),
         )
     except AlreadyOpen as error:  # another request won the race
         raise _already_financed(contract.contract_no, "has an open financing request") from error
@@ -208,6 +218,7 @@ async def post_request(body: FinancingRequestBody, who: SupplierPrincipal, state
         request_id=created.request_id,
         contract_no=created.contract_no,
         requested_amount=str(created.requested_amount),
+        expires_at=created.expires_at.isoformat(),
     )
     view = supplier_request_view(created, catalogue, today())
     return JSONResponse(view.model_dump(mode="json"), status_code=201)
@@ -216,7 +227,10 @@ async def post_request(body: FinancingRequestBody, who: SupplierPrincipal, state
 @router.get(
     "/v1/supplier/financing-requests",
     summary="The supplier's financing requests",
-    description="Newest first, each with every bank's offers.",
+    description=(
+        "Newest first, each with every bank's offers and its status: `open` (until `expires_at`), "
+        "`accepting`, `accepted`, `cancelled` or `expired` (still open at `expires_at`: its offers lapsed)."
+    ),
 )
 async def list_requests(who: SupplierPrincipal, state: State) -> Any:
     catalogue, on = await Catalogue.read(state), today()
@@ -256,10 +270,11 @@ async def get_request(request_id: str, who: SupplierPrincipal, state: State) -> 
         "the procurement system, then already approved at the offer's terms (stage `account_lock` "
         "next). **201** with the application. The request becomes `accepted`, the other offers lapse; "
         "the bank sees the application in its list and events. **404** `not_found` for a request or "
-        "offer that is not the supplier's; **409** `invalid_state` for a request that is not open or an "
-        "offer that lapsed or was replaced; a verification refusal as a submission's (**404** "
-        "`contract_not_found`, **409** `contract_already_financed`, **422** `validation_error`), after "
-        "which the request is open again; **503** `upstream_unavailable` with `Retry-After` while "
+        "offer that is not the supplier's; **409** `invalid_state` for a request that is not open (e.g. "
+        "`expired`: past its `expires_at`) or an offer that lapsed or was replaced; a verification "
+        "refusal as a submission's (**404** `contract_not_found`, **409** `contract_already_financed`, "
+        "**422** `validation_error`), after which the request is open again (or `expired`, if its time "
+        "passed meanwhile); **503** `upstream_unavailable` with `Retry-After` while "
         "verification takes long (retry the same acceptance for the answer)."
     ),
     responses=problem_responses(404, 409, 422),
@@ -279,7 +294,8 @@ async def accept(request_id: str, body: AcceptBody, who: SupplierPrincipal, stat
     summary="Withdraw an open financing request",
     description=(
         "The request is `cancelled` and its offers lapse; the contract is free for a new request or "
-        "a bank's application. **409** `invalid_state` unless the request is `open`; **404** "
+        "a bank's application. **409** `invalid_state` unless the request is `open` (an `expired` one "
+        "freed the contract already); **404** "
         "`not_found` for a request that is not the supplier's."
     ),
     responses=problem_responses(404, 409),

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import re
+import shutil
+import typing
+from datetime import timedelta
+from pathlib import Path
 
 import asyncpg
 import pytest
 
 from domain.products import STANDARD_PRODUCT
 from domain.stages import Stage
+from domain.supplier_channel import OfferStatus, RequestStatus
 from store.banks import BankRepository
 from store.db import connect
-from store.migrate import MigrationError, discover, migrate
+from store.migrate import MIGRATIONS_DIR, MigrationError, discover, migrate
 from store.seed import WUXI_BANKS, WUXI_DISTRICTS
 
 TABLES = {
@@ -87,6 +92,56 @@ async def test_the_stage_check_knows_every_stage(db_pool: asyncpg.Pool) -> None:
         """
     )
     assert set(re.findall(r"'([a-z_]+)'", definition)) == {stage.value for stage in Stage}
+
+
+async def _check_values(pool: asyncpg.Pool, table: str, column: str) -> set[str]:
+    definition = await pool.fetchval(
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = $1::regclass AND conname = $2",
+        table,
+        f"{table}_{column}_check",
+    )
+    assert definition is not None, f"no check on {table}.{column}"
+    return set(re.findall(r"'([a-z_]+)'", definition))
+
+
+async def test_the_request_and_offer_status_checks_know_every_status(db_pool: asyncpg.Pool) -> None:
+    assert await _check_values(db_pool, "financing_requests", "status") == set(typing.get_args(RequestStatus))
+    assert await _check_values(db_pool, "financing_offers", "status") == set(typing.get_args(OfferStatus))
+
+
+async def test_requests_made_before_expiry_existed_expire_seven_days_after_they_were_made(
+    empty_database_url: str, tmp_path: Path
+) -> None:
+    """012 gives the requests already there `expires_at` = created_at + 7 days (and allows `expired`)."""
+    for migration in MIGRATIONS_DIR.glob("*.sql"):
+        if int(migration.name[:3]) <= 11:  # up to 011, the supplier channel
+            shutil.copy(migration, tmp_path / migration.name)
+    await migrate(empty_database_url, directory=tmp_path)
+    connection = await connect(empty_database_url)
+    try:
+        await connection.execute(
+            """
+            INSERT INTO financing_requests (request_id, supplier_credit_code, contract_no, requested_amount,
+                collection_account_no, collection_account_name, status, contract, known_paid, credit_profile,
+                created_at)
+            VALUES ('FR-OLD', '91320200MA000001XX', 'WX-OLD-1', 800000.00, '6222024000000001', '某某', 'open',
+                '{}', 0, '{}', '2026-11-02T09:00:00+08:00')
+            """
+        )
+        assert "012_financing_request_expiry" in await migrate(empty_database_url)
+        row = await connection.fetchrow("SELECT created_at, expires_at FROM financing_requests")
+        assert row is not None and row["expires_at"] - row["created_at"] == timedelta(days=7)
+        await connection.execute("UPDATE financing_requests SET status = 'expired'")
+        with pytest.raises(asyncpg.NotNullViolationError):
+            await connection.execute(
+                """
+                INSERT INTO financing_requests (request_id, supplier_credit_code, contract_no, requested_amount,
+                    collection_account_no, collection_account_name, status, contract, known_paid, credit_profile)
+                VALUES ('FR-NEW', '91320200MA000001XX', 'WX-NEW-1', 1.00, '1', '某某', 'open', '{}', 0, '{}')
+                """
+            )
+    finally:
+        await connection.close()
 
 
 async def test_seed_has_wuxis_23_banks_each_with_the_standard_product(db_pool: asyncpg.Pool) -> None:
