@@ -11,7 +11,9 @@ const STAGES = {
   repaying: "还款中", overdue: "已逾期", settled: "已结清", rejected: "未获批准", withdrawn: "已撤回",
   expired: "已过期", failed: "未成功", written_off: "已核销",
 };
-const REQUEST_STATUS = { open: "等待银行报价", accepting: "正在提交", accepted: "已选定报价", cancelled: "已撤回" };
+const REQUEST_STATUS = {
+  open: "等待银行报价", accepting: "正在提交", accepted: "已选定报价", cancelled: "已撤回", expired: "已过期",
+};
 const OFFER_STATUS = { open: "可选择", accepted: "已选择", lapsed: "已失效", replaced: "已更新" };
 const CONTRACT_STATUS = { draft: "草稿", effective: "履行中", terminated: "已终止", completed: "已完成" };
 const PATH = ["account_lock", "disbursing", "repaying", "settled"];
@@ -56,6 +58,18 @@ function moreMoney(a, b) { // compares two non-negative decimal strings of two p
 }
 
 function day(iso) { return iso ? String(iso).slice(0, 10) : "—"; }
+
+// "2026-10-16T00:00:00+08:00" -> "2026-10-15 24:00": the API gives instants in +08:00 (Wuxi time), so the
+// date and hour are read as text; a request open to the end of a working day expires at its midnight
+function until(iso) {
+  if (!iso) return "—";
+  const text = String(iso);
+  const [date, time] = [text.slice(0, 10), text.slice(11, 16)];
+  if (time !== "00:00") return date + " " + time;
+  const [y, m, d] = date.split("-").map(Number);
+  const before = new Date(Date.UTC(y, m - 1, d - 1)).toISOString().slice(0, 10);
+  return before + " 24:00";
+}
 
 function row(label, value) { return `<div class="row"><span>${esc(label)}</span><span>${value}</span></div>`; }
 
@@ -260,6 +274,7 @@ async function requestsPage() {
       <h3>${esc(r.contract.project_name)}</h3>
       ${row("申请金额", yuan(r.requested_amount))}
       ${row("状态", `<span class="badge">${esc(REQUEST_STATUS[r.status] || r.status)}</span>`)}
+      ${r.status === "open" ? row("有效期至", esc(until(r.expires_at))) : ""}
       ${row("银行报价", `${r.offers.filter((o) => o.status === "open").length} 个可选`)}
     </a>`).join("") : `<p class="muted">还没有融资需求。在“我的合同”中点“申请融资”。</p>`));
 }
@@ -277,8 +292,11 @@ async function requestPage(requestId) {
       <h3>${esc(r.contract.project_name)}</h3>
       ${row("申请金额", yuan(r.requested_amount))}
       ${row("预计回款日", esc(day(r.contract.expected_payment_date)))}
-      ${row("状态", `<span class="badge">${esc(open && offers.some((o) => o.status === "open") ? "请选择报价" : REQUEST_STATUS[r.status] || r.status)}</span>`)}
-      ${r.suggested_term_days ? `<p class="muted">建议贷款期限不少于 ${r.suggested_term_days} 天，使到期日晚于预计回款日。</p>` : ""}
+      ${row("状态", `<span class="badge${r.status === "expired" ? " red" : ""}" id="request-status">${esc(open && offers.some((o) => o.status === "open") ? "请选择报价" : REQUEST_STATUS[r.status] || r.status)}</span>`)}
+      ${open ? row("有效期至", `<span id="expires-at">${esc(until(r.expires_at))}</span>`) : ""}
+      ${open ? `<p class="muted">到期仍未选择报价的，融资需求自动过期，银行报价随之失效。</p>` : ""}
+      ${r.status === "expired" ? `<p class="notice" id="expired-words">融资需求已过有效期（${esc(until(r.expires_at))}），银行报价已失效。如仍需融资，可在“我的合同”中重新申请。</p>` : ""}
+      ${r.suggested_term_days && open ? `<p class="muted">建议贷款期限不少于 ${r.suggested_term_days} 天，使到期日晚于预计回款日。</p>` : ""}
       ${r.application_id ? `<a class="button" href="#/applications/${esc(r.application_id)}">查看融资进度</a>` : ""}
     </section>
     ${offers.length ? offers.map((o) => offerCard(o, open)).join("") : `<p class="muted" id="no-offers">银行正在评估，报价会显示在这里。</p>`}
@@ -291,7 +309,7 @@ async function requestPage(requestId) {
     if (cancel.dataset.sure !== "yes") { cancel.dataset.sure = "yes"; cancel.textContent = "确认撤回？再点一次"; return; }
     const done = await api("POST", `/v1/supplier/financing-requests/${encodeURIComponent(requestId)}/cancel`);
     if (done.status === 200) requestPage(requestId);
-    else document.getElementById("offer-message").innerHTML = problemText(done);
+    else await refused(requestId, done);
   });
   for (const button of view.querySelectorAll("button.pick")) {
     button.addEventListener("click", async () => {
@@ -304,9 +322,18 @@ async function requestPage(requestId) {
       const done = await api("POST", `/v1/supplier/financing-requests/${encodeURIComponent(requestId)}/accept`,
         { offer_id: button.dataset.offer });
       if (done.status === 201) location.hash = "#/applications/" + done.data.application_id;
+      else if (done.status === 409) await refused(requestId, done);
       else { document.getElementById("offer-message").innerHTML = problemText(done); button.disabled = false; button.textContent = "选择此报价"; }
     });
   }
+}
+
+// the request changed meanwhile (e.g. it expired while the page was open): show it as it is now, and why
+async function refused(requestId, answer) {
+  if (answer.status === 409) await requestPage(requestId);
+  if (document.getElementById("expired-words")) return; // the page says it already
+  const message = document.getElementById("offer-message");
+  if (message) message.innerHTML = problemText(answer);
 }
 
 function offerCard(o, open) {
