@@ -23,10 +23,18 @@ from domain.supplier_channel import request_expires_at
 from tests.api.conftest import NoTemporal
 from tests.api.supplier_sign_in import sign_in
 from tests.api.test_problems import assert_problem, bearer
-from tests.fixtures.simulators import RunningSimulators, supplier_credit_code
+from tests.fixtures.simulators import RunningSimulators, running_simulators, supplier_credit_code
 
 ACCOUNT = {"account_no": "6222024000000001", "account_name": "无锡某某科技有限公司"}
 TERMS = {"approved_amount": "800000.00", "annual_rate": "0.0400", "term_days": 240}
+
+
+@pytest.fixture(scope="module")
+async def simulators() -> AsyncIterator[RunningSimulators]:
+    """The module's own simulators: the SMS gateway dedupes by the sign-in code's row id, which
+    another module's database (sharing the session's gateway) would hand out again."""
+    async with running_simulators() as sims:
+        yield sims
 
 
 @pytest.fixture
