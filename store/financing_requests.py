@@ -189,7 +189,10 @@ class FinancingRequests:
             "SELECT request_id FROM financing_requests WHERE contract_no = $1 AND status IN ('open', 'accepting')",
             contract_no,
         )
-        return await self.get(request_id) if request_id else None
+        if request_id is None:
+            return None
+        async with self._pool.acquire() as connection:
+            return await _get(connection, request_id)
 
     async def of_supplier(self, credit_code: str, limit: int = 50) -> list[RequestRecord]:
         """The supplier's requests, newest first."""
