@@ -80,7 +80,10 @@ async def request_login_code(body: LoginCodeRequest, state: State) -> Any:
         minutes = int(CODE_LIFETIME.total_seconds() // 60)
         sms = SmsClient.from_settings(state.settings, state.http)
         try:
-            await sms.send_login_code(body.credit_code, code, minutes, key=f"zcd:login-code:{code_id}")
+            # the gateway's idempotency key: the same for this code's retries, never another code's
+            # — a row id alone repeats across databases that share one gateway (a restored copy)
+            key = f"zcd:login-code:{code_id}:{digest.hex()[:16]}"
+            await sms.send_login_code(body.credit_code, code, minutes, key=key)
         except ExternalError as error:
             await logins.forget_code(code_id)  # not sent: the next request may send another at once
             raise upstream_unavailable("the SMS gateway could not be reached; retry shortly") from error

@@ -219,3 +219,19 @@ async def test_neither_the_code_nor_the_token_is_logged(api: httpx.AsyncClient, 
     assert lines, "nothing was logged at all"
     text = repr(lines)
     assert code not in text and token not in text
+
+
+async def test_a_code_id_seen_by_the_gateway_before_does_not_block_a_new_code(
+    api: httpx.AsyncClient, simulators: RunningSimulators, db_pool: asyncpg.Pool
+) -> None:
+    """A database restored from a backup (or a second one on the same gateway) hands out code ids
+    the gateway has seen with other codes: the SMS must still go (its key is not the id alone)."""
+    first, second = supplier_credit_code(), supplier_credit_code()
+    assert (await ask(api, first)).status_code == 202
+    code_id = await db_pool.fetchval("SELECT max(code_id) FROM supplier_login_codes WHERE credit_code = $1", first)
+    await db_pool.execute("DELETE FROM supplier_login_codes WHERE code_id = $1", code_id)
+    await db_pool.execute(f"ALTER TABLE supplier_login_codes ALTER COLUMN code_id RESTART WITH {int(code_id)}")
+    again = await ask(api, second)
+    assert again.status_code == 202, again.text
+    assert await db_pool.fetchval("SELECT code_id FROM supplier_login_codes WHERE credit_code = $1", second) == code_id
+    assert len(await sent_to(simulators, second)) == 1
