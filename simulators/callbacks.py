@@ -4,6 +4,11 @@ The body is serialised once and those exact bytes are signed and sent, as the pl
 verifies the signature over the raw body. Like a real webhook sender, a notification that
 meets a connection error or a 5xx is tried again a few times (the platform deduplicates by
 the event's business id); what the platform finally answered is reported to the caller.
+
+What a simulator sends goes through its one `Outbound` client, as a real system keeps its
+connections: a new `httpx.AsyncClient` per call builds a TLS context each time (loading the
+CA bundle), which was more than half of the simulators' CPU under `make bench`
+(docs/performance.md).
 """
 
 from __future__ import annotations
@@ -45,26 +50,49 @@ def encode_body(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-async def send_signed(url: str, secret: str, payload: dict[str, Any], *, timeout_seconds: float) -> CallbackOutcome:
+class Outbound:
+    """A simulator's one HTTP client for what it sends, made on first use in the running event
+    loop (a test may run the simulators in a later loop than the one that built them) and
+    closed when the simulators stop (`aclose`)."""
+
+    def __init__(self, timeout_seconds: float) -> None:
+        self.timeout_seconds = timeout_seconds
+        self._client: httpx.AsyncClient | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._client.is_closed or self._loop is not loop:
+            self._client, self._loop = httpx.AsyncClient(timeout=self.timeout_seconds), loop
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None and self._loop is asyncio.get_running_loop():
+            await self._client.aclose()
+        self._client = self._loop = None
+
+
+async def send_signed(outbound: Outbound, url: str, secret: str, payload: dict[str, Any]) -> CallbackOutcome:
     body = encode_body(payload)
     outcome = CallbackOutcome()
-    async with httpx.AsyncClient(timeout=timeout_seconds) as client:
-        for attempt in range(1, ATTEMPTS + 1):
-            headers = {
-                "Content-Type": "application/json",
-                SIGNATURE_HEADER: signature_header(secret, int(time.time()), body),
-            }
-            try:
-                response = await client.post(url, content=body, headers=headers)
-            except httpx.HTTPError as exc:
-                outcome = CallbackOutcome(error=f"{type(exc).__name__}: {exc}")
-            else:
-                outcome = CallbackOutcome(http_status=response.status_code, body=_json_object(response))
-                if response.status_code < 500:
-                    break
-            log.info("callback.retrying", url=url, attempt=attempt, http_status=outcome.http_status)
-            if attempt < ATTEMPTS:
-                await asyncio.sleep(BACKOFF_SECONDS * attempt)
+    client = outbound.client
+    for attempt in range(1, ATTEMPTS + 1):
+        headers = {
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: signature_header(secret, int(time.time()), body),
+        }
+        try:
+            response = await client.post(url, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            outcome = CallbackOutcome(error=f"{type(exc).__name__}: {exc}")
+        else:
+            outcome = CallbackOutcome(http_status=response.status_code, body=_json_object(response))
+            if response.status_code < 500:
+                break
+        log.info("callback.retrying", url=url, attempt=attempt, http_status=outcome.http_status)
+        if attempt < ATTEMPTS:
+            await asyncio.sleep(BACKOFF_SECONDS * attempt)
     log.info("callback.delivered", url=url, http_status=outcome.http_status, platform_status=outcome.status)
     return outcome
 

@@ -114,6 +114,8 @@ async def running(services: list[SimulatorService]) -> AsyncIterator[None]:
             server.should_exit = True
         await asyncio.gather(*tasks, return_exceptions=True)
         for s in services:
+            for close in getattr(s.app.state, "closing", []):
+                await close()
             s.sock.close()
         log.info("simulators.stopped")
 

@@ -55,7 +55,7 @@ from pydantic import BaseModel, Field
 from domain.contracts import Contract, ContractStatus, FinancingRecord, PastContract
 from domain.money import Money
 from domain.settings import Settings
-from simulators.callbacks import CallbackOutcome, send_signed
+from simulators.callbacks import CallbackOutcome, Outbound, send_signed
 from simulators.clock import now
 from simulators.history import as_past_contract, generated_history
 from simulators.idempotency import Answer, IdempotencyKey, IdempotentAnswers, StoredAnswer
@@ -222,6 +222,7 @@ class ProcurementSimulator:
         self.settings = settings
         self.store = StateStore(ProcurementState, state_file)
         self.answers = IdempotentAnswers(self.store.state.idempotency, self.store.save)
+        self.outbound = Outbound(settings.http_timeout_seconds)
 
     @property
     def state(self) -> ProcurementState:
@@ -388,10 +389,10 @@ class ProcurementSimulator:
         if event is None:
             raise not_found(f"event {event_id}")
         outcome = await send_signed(
+            self.outbound,
             self.settings.api_url.rstrip("/") + ACCOUNT_CHANGES_PATH,
             self.settings.procurement_secret,
             event.payload,
-            timeout_seconds=self.settings.http_timeout_seconds,
         )
         event.deliveries.append(outcome)
         self.store.save()
@@ -446,6 +447,7 @@ def create_procurement_app(
     sim = ProcurementSimulator(settings, state_file)
     app = new_system_app("procurement", "Procurement system (simulator)", __doc__ or "", fault_seed=fault_seed)
     app.state.simulator = sim
+    app.state.closing = [sim.outbound.aclose]  # when the server stops (simulators/main.py)
     app.include_router(_own_api(sim))
     app.include_router(_hooks(sim))
     return app

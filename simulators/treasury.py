@@ -43,7 +43,7 @@ from pydantic import BaseModel, Field
 
 from domain.money import Money, money_str
 from domain.settings import Settings
-from simulators.callbacks import CallbackOutcome, send_signed
+from simulators.callbacks import CallbackOutcome, Outbound, send_signed
 from simulators.clock import now, today
 from simulators.idempotency import Answer, IdempotencyKey, IdempotentAnswers, StoredAnswer
 from simulators.problems import SimulatorError, contract_not_found, invalid_state, not_found, validation_error
@@ -131,6 +131,7 @@ class TreasurySimulator:
         self.settings = settings
         self.store = StateStore(TreasuryState, state_file)
         self.answers = IdempotentAnswers(self.store.state.idempotency, self.store.save)
+        self.outbound = Outbound(settings.http_timeout_seconds)
 
     @property
     def state(self) -> TreasuryState:
@@ -169,20 +170,20 @@ class TreasurySimulator:
         """The contract's payee account as the procurement system has it; None: no such contract."""
         url = f"{self.settings.procurement_url.rstrip('/')}/contracts/{quote(contract_no, safe='')}"
         problem = "no answer"
-        async with httpx.AsyncClient(timeout=self.settings.http_timeout_seconds) as client:
-            for attempt in range(PROCUREMENT_ATTEMPTS):
-                try:
-                    response = await client.get(url)
-                except httpx.HTTPError as exc:
-                    problem = type(exc).__name__
-                else:
-                    if response.status_code == 404:
-                        return None
-                    if response.status_code == 200:
-                        return str(response.json()["payee_account_no"])
-                    problem = f"HTTP {response.status_code}"
-                if attempt + 1 < PROCUREMENT_ATTEMPTS:
-                    await asyncio.sleep(0.05 * (attempt + 1))
+        client = self.outbound.client
+        for attempt in range(PROCUREMENT_ATTEMPTS):
+            try:
+                response = await client.get(url)
+            except httpx.HTTPError as exc:
+                problem = type(exc).__name__
+            else:
+                if response.status_code == 404:
+                    return None
+                if response.status_code == 200:
+                    return str(response.json()["payee_account_no"])
+                problem = f"HTTP {response.status_code}"
+            if attempt + 1 < PROCUREMENT_ATTEMPTS:
+                await asyncio.sleep(0.05 * (attempt + 1))
         raise SimulatorError(502, "procurement_unavailable", f"the procurement system did not answer ({problem})")
 
     async def tell_procurement(self, entry: PaymentEntry) -> Decimal | None:
@@ -192,20 +193,20 @@ class TreasurySimulator:
         url = f"{self.settings.procurement_url.rstrip('/')}/sim/contracts/{quote(entry.contract_no, safe='')}/payments"
         body = {"payment_id": entry.payment_id, "amount": money_str(entry.amount), "paid_on": entry.paid_on.isoformat()}
         problem = "no answer"
-        async with httpx.AsyncClient(timeout=self.settings.http_timeout_seconds) as client:
-            for attempt in range(PROCUREMENT_ATTEMPTS):
-                try:
-                    response = await client.post(url, json=body)
-                except httpx.HTTPError as exc:
-                    problem = type(exc).__name__
-                else:
-                    if response.status_code in (200, 201):
-                        return Decimal(response.json()["paid_amount"])
-                    problem = f"HTTP {response.status_code}"
-                    if response.status_code < 500:
-                        break  # the contract is gone or the body refused: asking again changes nothing
-                if attempt + 1 < PROCUREMENT_ATTEMPTS:
-                    await asyncio.sleep(0.05 * (attempt + 1))
+        client = self.outbound.client
+        for attempt in range(PROCUREMENT_ATTEMPTS):
+            try:
+                response = await client.post(url, json=body)
+            except httpx.HTTPError as exc:
+                problem = type(exc).__name__
+            else:
+                if response.status_code in (200, 201):
+                    return Decimal(response.json()["paid_amount"])
+                problem = f"HTTP {response.status_code}"
+                if response.status_code < 500:
+                    break  # the contract is gone or the body refused: asking again changes nothing
+            if attempt + 1 < PROCUREMENT_ATTEMPTS:
+                await asyncio.sleep(0.05 * (attempt + 1))
         log.warning("payment.procurement_not_told", payment_id=entry.payment_id, problem=problem)
         return None
 
@@ -243,10 +244,10 @@ class TreasurySimulator:
         # procurement first: once the platform has the notice, the contract shows it paid too
         paid_amount = await self.tell_procurement(entry)
         outcome = await send_signed(
+            self.outbound,
             self.settings.api_url.rstrip("/") + PAYMENTS_PATH,
             self.settings.treasury_secret,
             entry.notification(),
-            timeout_seconds=self.settings.http_timeout_seconds,
         )
         entry.notifications.append(outcome)
         self.store.save()
@@ -268,6 +269,7 @@ def create_treasury_app(
     sim = TreasurySimulator(settings, state_file)
     app = new_system_app("treasury", "Treasury payment system (simulator)", __doc__ or "", fault_seed=fault_seed)
     app.state.simulator = sim
+    app.state.closing = [sim.outbound.aclose]  # when the server stops (simulators/main.py)
     app.include_router(_own_api(sim))
     app.include_router(_hooks(sim))
     return app
