@@ -11,6 +11,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+REPO = Path(__file__).resolve().parents[2]
+
 # "name (path/to/file.py:123)" in py-spy's collapsed (raw) stacks
 _FRAME = re.compile(r"^(?P<name>.+?) \((?P<file>[^:()]+)(?::\d+)?\)$")
 
@@ -40,7 +42,7 @@ def _frame(text: str) -> str:
     if match is None:
         return text.strip()
     path = match["file"]
-    for marker in ("site-packages/", "/work/main/", "lib/python3"):
+    for marker in ("site-packages/", f"{REPO}/", "lib/python3"):
         if marker in path:
             path = path.split(marker, 1)[1]
     return f"{match['name']} ({path})"

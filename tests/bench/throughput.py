@@ -219,10 +219,6 @@ def start_baseline_worker(address: str, queue: str, codec_keys: str) -> subproce
 # ---------------------------------------------------------------------- the runs
 
 
-def profiled(worker: psutil.Process, api: psutil.Process) -> list[tuple[str, psutil.Process]]:
-    return [("worker", worker), ("api", api)]
-
-
 def load() -> str:
     one, five, _ = os.getloadavg()
     return f"{one:.2f}/{five:.2f}"
@@ -273,7 +269,8 @@ async def bench(loans: int, concurrency: int, profile_dir: Path | None = None) -
             spies = []
             if profile_dir is not None:
                 spies = [
-                    profile.start(p.pid, profile_dir / f"{name}.txt") for name, p in (("worker", worker), ("api", api))
+                    profile.start(p.pid, profile_dir / f"{name}.txt")
+                    for name, p in (("worker", worker), ("api", api), ("simulators", simulators))
                 ]
             with engine_meter.measuring():
                 engine = await at_concurrency(batch, concurrency, platform.settle)
@@ -390,7 +387,7 @@ def report(
     )
     print(f"load average (1/5 min) before/after: {loads[0]} → {loads[1]} on {os.cpu_count()} cores")
     if profile_dir is not None:
-        for name in ("worker", "api"):
+        for name in ("worker", "api", "simulators"):
             print(f"py-spy, {name} during the loans:")
             print(profile.summary(profile_dir / f"{name}.txt", ours=PROJECT))
 
