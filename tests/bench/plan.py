@@ -135,6 +135,30 @@ def plan_of(events: list[HistoryEvent]) -> Plan:
     return Plan(batches=batches)
 
 
+def is_full_happy_path(plan: Plan, driven: list[str]) -> bool:
+    """The plan of a loan that got every one of the driver's updates and signals, in its order,
+    each in a task of its own, and completed: not one that skipped a step or was shortened."""
+    return plan.external == driven and bool(plan.batches) and plan.batches[-1].ops[-1:] == [COMPLETE]
+
+
+def typical_plan(plans: list[Plan], driven: list[str]) -> tuple[Plan, int]:
+    """The plan most of these loans share, among the full happy paths, with how many share it.
+    Raises ValueError when no loan took the full happy path."""
+    full = [plan for plan in plans if is_full_happy_path(plan, driven)]
+    if not full:
+        raise ValueError("no recorded loan took the full happy path")
+    counts: Counter[int] = Counter()
+    firsts: list[Plan] = []
+    for plan in full:
+        index = next((i for i, seen in enumerate(firsts) if seen.batches == plan.batches), None)
+        if index is None:
+            index = len(firsts)
+            firsts.append(plan)
+        counts[index] += 1
+    index, count = counts.most_common(1)[0]
+    return firsts[index], count
+
+
 def shape_of(events: list[HistoryEvent]) -> Shape:
     plan = plan_of(events)
     sequential, groups = 0, []

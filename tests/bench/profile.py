@@ -22,7 +22,7 @@ def py_spy() -> str | None:
     return str(beside) if beside.exists() else shutil.which("py-spy")
 
 
-def start(pid: int, output: Path, rate: int = 67) -> subprocess.Popen[bytes] | None:
+def start(pid: int, output: Path, rate: int = 100) -> subprocess.Popen[bytes] | None:
     binary = py_spy()
     if binary is None:
         print("py-spy not found: no profile (pip install py-spy into the venv for a local run)")

@@ -35,7 +35,7 @@ from typing import TypeVar
 import httpx
 import psutil
 from temporalio.api.history.v1 import HistoryEvent
-from temporalio.client import Client, WithStartWorkflowOperation, WorkflowHandle
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
 
 from domain import workflow_api as names
@@ -49,6 +49,13 @@ from workflows import search_attributes as sa
 
 T = TypeVar("T")
 WARM_UP = 3
+# what the bank, the purchaser (through procurement) and the treasury send, in order (tests/bench/loans.py)
+DRIVEN = [
+    f"{steps.START}+{steps.UPDATE}:{names.UPDATE_SUBMISSION_OUTCOME}",
+    f"{steps.UPDATE}:{names.UPDATE_DECIDE}",
+    f"{steps.SIGNAL}:{names.SIGNAL_ACCOUNT_CHANGE}",
+    f"{steps.SIGNAL}:{names.SIGNAL_TREASURY_PAYMENT}",
+]
 PROJECT = (
     "workflows/",
     "activities/",
@@ -183,7 +190,7 @@ class BaselineRun:
             else:
                 last_signal = time.perf_counter()
                 await handle.signal(name)
-        await handle.result()
+        await self.until_closed(handle)
         self.settle_seconds.append(time.perf_counter() - last_signal)
         self.ids.append(wid)
 
@@ -197,6 +204,18 @@ class BaselineRun:
             shown = (await handle.describe()).typed_search_attributes.get(sa.STAGE) or ""
             if shown.startswith("step-") and int(shown.removeprefix("step-")) >= wanted:
                 return
+            await asyncio.sleep(POLL_SECONDS)
+
+    async def until_closed(self, handle: WorkflowHandle[object, str]) -> None:
+        """Until the workflow completed, read as the bank reads its loan until it shows settled:
+        every 0.1 s (not a long poll on the result, which the bank has no counterpart of)."""
+        while True:
+            self.reads += 1
+            status = (await handle.describe()).status
+            if status == WorkflowExecutionStatus.COMPLETED:
+                return
+            if status not in (None, WorkflowExecutionStatus.RUNNING):
+                raise RuntimeError(f"baseline {handle.id} ended {status.name}")
             await asyncio.sleep(POLL_SECONDS)
 
 
@@ -238,21 +257,11 @@ async def bench(loans: int, concurrency: int, profile_dir: Path | None = None) -
         async with httpx.AsyncClient(timeout=120, limits=limits) as http:
             platform = Platform(dev, http)
 
-            # warm-up, and the loan whose history the baseline replays
+            # warm-up
             warm = [await platform.contract(n) for n in range(WARM_UP)]
             outcome = await at_concurrency(warm, WARM_UP, platform.settle)
             if outcome.failures:
                 raise RuntimeError(f"warm-up loans failed: {outcome.failures}")
-            recorded = await events_of(client, names.workflow_id(warm[0].application_id))
-            shape, plan = steps.shape_of(recorded), steps.plan_of(recorded)
-
-            queue = f"bench-baseline-{uuid.uuid4().hex[:6]}"
-            baseline_worker = start_baseline_worker(dev["temporal"], queue, codec_keys)
-            baseline_process = psutil.Process(baseline_worker.pid)
-            warm_baseline = BaselineRun(client, queue, plan)
-            outcome = await at_concurrency(range(WARM_UP), WARM_UP, warm_baseline.one)
-            if outcome.failures:
-                raise RuntimeError(f"warm-up baseline failed: {outcome.failures}")
 
             # the financing engine, through the public API
             batch = list(await asyncio.gather(*(platform.contract(n) for n in range(loans))))
@@ -278,15 +287,31 @@ async def bench(loans: int, concurrency: int, profile_dir: Path | None = None) -
                 profile.stop(spy)
             settled = [loan for loan in batch if loan.settle_seconds > 0]
 
+            # the steps the baseline replays: the plan most of the measured loans share
+            histories = {
+                loan.application_id: await events_of(client, names.workflow_id(loan.application_id)) for loan in settled
+            }
+            plans = {application_id: steps.plan_of(events) for application_id, events in histories.items()}
+            plan, sharing = steps.typical_plan(list(plans.values()), DRIVEN)
+            recorded_id = next(i for i, p in plans.items() if p.batches == plan.batches)
+            shape = steps.shape_of(histories[recorded_id])
+
+            queue = f"bench-baseline-{uuid.uuid4().hex[:6]}"
+            baseline_worker = start_baseline_worker(dev["temporal"], queue, codec_keys)
+            baseline_process = psutil.Process(baseline_worker.pid)
+            warm_baseline = BaselineRun(client, queue, plan)
+            outcome = await at_concurrency(range(WARM_UP), WARM_UP, warm_baseline.one)
+            if outcome.failures:
+                raise RuntimeError(f"warm-up baseline failed: {outcome.failures}")
+
             # the baseline, the same number at the same concurrency
             baseline = BaselineRun(client, queue, plan)
             baseline_meter = Meter({"worker": baseline_process, "temporal": temporal, "bench": me})
             with baseline_meter.measuring():
                 base = await at_concurrency(range(loans), concurrency, baseline.one)
 
-            loan_events, loan_bytes = await history_sizes(
-                client, [names.workflow_id(loan.application_id) for loan in settled]
-            )
+            loan_events = statistics.fmean(len(events) for events in histories.values()) if histories else 0.0
+            loan_bytes = statistics.fmean(steps.history_bytes(e) for e in histories.values()) if histories else 0.0
             base_events, base_bytes = await history_sizes(client, baseline.ids)
             replayed = await events_of(client, baseline.ids[0]) if baseline.ids else []
             worker_rss = rss_mb(worker)
@@ -296,7 +321,8 @@ async def bench(loans: int, concurrency: int, profile_dir: Path | None = None) -
             shape=shape,
             plan=plan,
             replayed=replayed,
-            recorded_id=warm[0].application_id,
+            recorded_id=recorded_id,
+            sharing=(sharing, len(plans)),
             engine=engine,
             settled=settled,
             base=base,
@@ -323,6 +349,7 @@ def report(
     plan: steps.Plan,
     replayed: list[HistoryEvent],
     recorded_id: str,
+    sharing: tuple[int, int],
     engine: Outcome,
     settled: list[Loan],
     base: Outcome,
@@ -345,6 +372,7 @@ def report(
     n, nb = max(len(settled), 1), max(len(baseline.ids), 1)
     print(f"make bench: {loans} loans at concurrency {concurrency}, public API on `zcd run` (real stack)")
     print(f"recorded loan {recorded_id}: {shape.describe()}")
+    print(f"  its steps are those of {sharing[0]} of the {sharing[1]} settled loans (the most common full happy path)")
     print("  events by type: " + ", ".join(f"{name} {count}" for name, count in shape.by_type.most_common()))
     print("  baseline plan (one line per workflow task: what woke it → the commands it issued):")
     print(plan_text(plan))
