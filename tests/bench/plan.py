@@ -46,6 +46,14 @@ class Plan:
     batches: list[Batch]
     timer_seconds: float = 86_400.0  # a timer the plan cancels never fires; one that fires, after this
 
+    def commands(self) -> tuple[tuple[str, int, tuple[str, ...]], ...]:
+        """What each task issued, timers without their durations: a deadline's timer runs for
+        however long is left until it, which differs from loan to loan by the second."""
+        return tuple(
+            (b.trigger, b.cancel_timers, tuple(TIMER if o.startswith(TIMER + ":") else o for o in b.ops))
+            for b in self.batches
+        )
+
     @property
     def external(self) -> list[str]:
         """The updates and signals a driver sends, in order (the first with the start)."""
@@ -147,16 +155,9 @@ def typical_plan(plans: list[Plan], driven: list[str]) -> tuple[Plan, int]:
     full = [plan for plan in plans if is_full_happy_path(plan, driven)]
     if not full:
         raise ValueError("no recorded loan took the full happy path")
-    counts: Counter[int] = Counter()
-    firsts: list[Plan] = []
-    for plan in full:
-        index = next((i for i, seen in enumerate(firsts) if seen.batches == plan.batches), None)
-        if index is None:
-            index = len(firsts)
-            firsts.append(plan)
-        counts[index] += 1
-    index, count = counts.most_common(1)[0]
-    return firsts[index], count
+    counts = Counter(plan.commands() for plan in full)
+    commands, count = counts.most_common(1)[0]
+    return next(plan for plan in full if plan.commands() == commands), count
 
 
 def shape_of(events: list[HistoryEvent]) -> Shape:

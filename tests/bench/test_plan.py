@@ -36,6 +36,14 @@ def test_the_most_common_full_happy_path_is_chosen() -> None:
     assert sharing == 2
 
 
+def test_timers_that_differ_only_in_duration_are_the_same_steps() -> None:
+    later = happy()
+    later.batches[0].ops[2] = "timer:1209000"
+    plan, sharing = steps.typical_plan([happy(1), later, happy()], DRIVEN)
+    assert plan.batches == later.batches
+    assert sharing == 2
+
+
 def test_a_shortened_loan_is_not_a_full_happy_path() -> None:
     assert steps.is_full_happy_path(happy(), DRIVEN)
     assert not steps.is_full_happy_path(shortened(), DRIVEN)

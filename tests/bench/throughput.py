@@ -293,7 +293,7 @@ async def bench(loans: int, concurrency: int, profile_dir: Path | None = None) -
             }
             plans = {application_id: steps.plan_of(events) for application_id, events in histories.items()}
             plan, sharing = steps.typical_plan(list(plans.values()), DRIVEN)
-            recorded_id = next(i for i, p in plans.items() if p.batches == plan.batches)
+            recorded_id = next(i for i, p in plans.items() if p is plan)
             shape = steps.shape_of(histories[recorded_id])
 
             queue = f"bench-baseline-{uuid.uuid4().hex[:6]}"
