@@ -82,10 +82,15 @@ class AuditTrail:
             seq = head["seq"] + 1
             at: datetime = head["now"]
             digest = chain_hash(head["hash"], seq, at, actor, action, application_id, details_json)
+            # the row and the chain head in one statement: one round trip fewer while the head is locked
             await connection.execute(
                 """
-                INSERT INTO audit_log (seq, at, actor, action, application_id, details_json, prev_hash, hash)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                WITH logged AS (
+                    INSERT INTO audit_log (seq, at, actor, action, application_id, details_json, prev_hash, hash)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                    RETURNING seq, hash
+                )
+                UPDATE audit_chain_head SET seq = logged.seq, hash = logged.hash FROM logged WHERE singleton
                 """,
                 seq,
                 at,
@@ -96,7 +101,6 @@ class AuditTrail:
                 head["hash"],
                 digest,
             )
-            await connection.execute("UPDATE audit_chain_head SET seq = $1, hash = $2 WHERE singleton", seq, digest)
         return AuditEntry(
             seq=seq,
             at=at,

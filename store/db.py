@@ -4,6 +4,14 @@ JSON and JSONB values are encoded from Python objects and decoded back to them, 
 repositories pass dicts and lists, not strings. Money stays exact on the way through:
 `Decimal`, dates and pydantic models are written as strings, and JSON numbers with a
 fraction are read back as `Decimal`, never `float`.
+
+A connection goes back to the pool without asyncpg's reset query (`pg_advisory_unlock_all();
+CLOSE ALL; UNLISTEN *; RESET ALL`), a round trip on every release: a third of the API's
+statements under `make bench` (docs/performance.md). An open transaction is still rolled back
+on release, as asyncpg always does. Nothing of the platform leaves session state on a pooled
+connection: no LISTEN, no SET, no cursor outside a transaction, advisory locks only per
+transaction (`pg_advisory_xact_lock`); the one session-level lock, the migrations', resets its
+own connection (store/migrate.py). Code that needs session state resets the connection itself.
 """
 
 from __future__ import annotations
@@ -58,9 +66,16 @@ async def init_connection(connection: asyncpg.Connection) -> None:
         )
 
 
+async def keep_session(connection: asyncpg.Connection) -> None:
+    """The pool's reset on release: nothing beyond asyncpg's own rollback of an open
+    transaction (see the module's docstring)."""
+
+
 async def create_pool(url: str, *, min_size: int = 1, max_size: int = 10, **options: Any) -> asyncpg.Pool:
     """A connection pool for `url` with the JSON codecs installed on every connection."""
-    pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, init=init_connection, **options)
+    pool = await asyncpg.create_pool(
+        url, min_size=min_size, max_size=max_size, init=init_connection, reset=keep_session, **options
+    )
     if pool is None:  # only when the pool is created lazily, which we never ask for
         raise RuntimeError("asyncpg did not create a pool")
     return pool

@@ -81,7 +81,13 @@ async def migrate(
             await connection.close()
     if isinstance(target, asyncpg.Pool):
         async with target.acquire() as pooled:
-            return await _migrate(pooled, seed=seed, directory=directory)
+            try:
+                return await _migrate(pooled, seed=seed, directory=directory)
+            finally:
+                # the pool does not reset a released connection (store/db.py): the migration
+                # lock is session state, so a lock an interrupted unlock left goes here
+                if not pooled.is_closed():
+                    await pooled.reset()
     return await _migrate(target, seed=seed, directory=directory)
 
 

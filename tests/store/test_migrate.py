@@ -12,13 +12,15 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+import store.migrate
 from domain.products import STANDARD_PRODUCT
 from domain.stages import Stage
 from domain.supplier_channel import OfferStatus, RequestStatus
 from store.banks import BankRepository
-from store.db import connect
-from store.migrate import MIGRATIONS_DIR, MigrationError, discover, migrate
+from store.db import Connection, connect, create_pool
+from store.migrate import MIGRATION_LOCK_KEY, MIGRATIONS_DIR, MigrationError, discover, migrate
 from store.seed import WUXI_BANKS, WUXI_DISTRICTS
+from tests.fixtures.database import MakeDatabase
 
 TABLES = {
     "schema_migrations",
@@ -170,3 +172,39 @@ async def test_seeding_again_keeps_a_tuned_product(fresh_db_pool: asyncpg.Pool) 
     product = await BankRepository(fresh_db_pool).get_product("ICBC", "STD")
     assert product is not None and product.review_sla_days == 5
     assert await fresh_db_pool.fetchval("SELECT count(*) FROM banks") == len(WUXI_BANKS)
+
+
+async def test_a_migration_lock_left_on_a_pooled_connection_goes_with_it(
+    make_database: MakeDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pool does not reset released connections (store/db.py), so migrating through one
+    resets its own: a migration interrupted before its unlock leaves no lock behind."""
+
+    async def interrupted(connection: Connection, **_: object) -> list[str]:
+        await connection.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
+        raise RuntimeError("interrupted before the unlock")
+
+    monkeypatch.setattr(store.migrate, "_migrate", interrupted)
+    pool = await create_pool(await make_database(), min_size=1, max_size=1)
+    try:
+        with pytest.raises(RuntimeError, match="interrupted"):
+            await migrate(pool)
+        held = await pool.fetchval(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+        )
+        assert held == 0
+    finally:
+        await pool.close()
+
+
+async def test_a_released_connection_has_no_open_transaction(make_database: MakeDatabase) -> None:
+    pool = await create_pool(await make_database(), min_size=1, max_size=1)
+    try:
+        async with pool.acquire() as connection:
+            await connection.execute("BEGIN")
+            await connection.execute("CREATE TABLE zz_left_open (x integer)")
+        async with pool.acquire() as again:  # the same connection: the pool holds one
+            assert not again.is_in_transaction()
+            assert await again.fetchval("SELECT to_regclass('zz_left_open')") is None
+    finally:
+        await pool.close()
