@@ -4,26 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
 import structlog
 import uvicorn
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from temporalio.client import Client
 
 from api import problems
-from api.audit import record
 from api.bureau import router as bureau
 from api.bureau import session as bureau_session
 from api.edge import WITHOUT_BEARER as EDGE_WITHOUT_BEARER
 from api.edge import Edge
-from api.metrics import LATENCY, REQUESTS
+from api.observe import Observe
 from api.problems import problem_responses
 from api.redelivery import redeliver_forever
 from api.routes import (
@@ -43,7 +40,6 @@ from api.routes import (
     treasury,
 )
 from api.state import AppState
-from domain.inputs import is_id
 from domain.settings import Settings
 from runtime.logging import configure_logging
 from runtime.offline_docs import offline_docs_app
@@ -152,53 +148,11 @@ def create_app(
     )
     problems.install(app)
 
-    @app.middleware("http")
-    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        started = time.perf_counter()
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(request_id=request_id)
-        try:
-            response = await call_next(request)
-        except Exception as error:
-            # the catch-all: no exception reaches the client as a bare 500 or a dropped
-            # connection, and this request still gets its id, metrics and log line
-            response = problems.unexpected(request, error)
-        response.headers["X-Request-Id"] = request_id
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        elapsed = time.perf_counter() - started
-        REQUESTS.labels(request.method, path, str(response.status_code)).inc()
-        LATENCY.labels(request.method, path).observe(elapsed)
-        principal = getattr(request.state, "principal", None)
-        if principal is not None and request.method == "GET" and getattr(request.state, "audit_read", True):
-            # reads are authenticated actions too (a read that disclosed nothing may opt out);
-            # writes are audited by their handlers
-            params = request.scope.get("path_params") or {}
-            read_id = params.get("application_id")
-            try:
-                await record(
-                    app.state.zcd,
-                    principal.name,
-                    f"read {path}",
-                    read_id if isinstance(read_id, str) and is_id(read_id) else None,  # a junk id names nothing
-                    status=response.status_code,
-                )
-            except Exception as error:  # a read without its audit row is not answered
-                response = problems.unexpected(request, error)
-        log.info(
-            "request",
-            method=request.method,
-            route=path,
-            status=response.status_code,
-            ms=round(elapsed * 1000, 1),
-            principal=principal.name if principal is not None else None,
-        )
-        return response
-
     for router in ROUTERS:
         app.include_router(router)
     app.add_exception_handler(bureau_session.SignInFirst, bureau_session.to_sign_in)
+    # request id, metrics, log line and read audit around every route (api/observe.py)
+    app.add_middleware(Observe)
     # size limit and credentials before any body is read (inside CORS, so preflights still work)
     app.add_middleware(Edge)
     document_edge_answers(app)

@@ -257,7 +257,7 @@ async def _on_unhandled(request: Request, exc: Exception) -> JSONResponse:
 
 
 def install(app: FastAPI) -> None:
-    """The handlers; `unexpected` also backs the app's outermost middleware (api/main.py), so
+    """The handlers; `unexpected` also backs the middleware around every route (api/observe.py), so
     an exception raised outside a route (a middleware, a dependency's cleanup) is covered too."""
     app.add_exception_handler(Problem, _on_problem)
     app.add_exception_handler(RequestValidationError, _on_validation)

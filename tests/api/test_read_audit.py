@@ -6,6 +6,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 
 from store.audit import AuditTrail
 
@@ -53,3 +54,17 @@ async def test_a_feed_poll_is_audited_when_it_disclosed_events_only(
     empty = await api.get("/v1/events", params={"after": cursor}, headers=ops)
     assert empty.status_code == 200 and empty.json()["items"] == []
     assert await _feed_reads(db_pool) == polled  # an empty poll disclosed nothing: no row
+
+
+async def test_a_read_whose_audit_row_cannot_be_written_is_not_answered(
+    api: httpx.AsyncClient, credentials: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def refused(*_: object, **__: object) -> None:
+        raise asyncpg.exceptions.ConnectionDoesNotExistError("the database went away")
+
+    monkeypatch.setattr(AuditTrail, "append", refused)
+    ops = {"Authorization": f"Bearer {credentials['ops']}", "X-Request-Id": "req-read-audit-lost"}
+    answer = await api.get("/v1/ops/payments", headers=ops)
+    assert answer.status_code == 503
+    assert answer.json()["code"] == "upstream_unavailable" and "items" not in answer.json()
+    assert answer.headers["x-request-id"] == "req-read-audit-lost"
