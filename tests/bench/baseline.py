@@ -29,11 +29,14 @@ with workflow.unsafe.imports_passed_through():
 
 WORKFLOW_TYPE = "BenchBaseline"
 STEP = timedelta(seconds=30)
+HEARTBEAT = "heartbeat"
 _KEYS: dict[str, SearchAttributeKey[Any]] = {key.name: key for key in sa.ALL_KEYS}
 
 
 @activity.defn(name="bench.noop")
 async def noop(arg: str) -> str:
+    if arg == HEARTBEAT:
+        activity.heartbeat()  # as the payout and the repayment's capture beat while the bank answers
     return arg
 
 
@@ -79,7 +82,10 @@ class BaselineWorkflow:
                 if what == steps.LOCAL_ACTIVITY:
                     await workflow.execute_local_activity(noop, "x", start_to_close_timeout=STEP)
                 elif what == steps.ACTIVITY:
-                    call = workflow.execute_activity(noop, "x", start_to_close_timeout=STEP)
+                    beats = timedelta(seconds=float(arg)) if arg else None
+                    call = workflow.execute_activity(
+                        noop, HEARTBEAT if beats else "x", start_to_close_timeout=STEP, heartbeat_timeout=beats
+                    )
                     activities.append(asyncio.ensure_future(call))
                 elif what == steps.TIMER:
                     timers.append(asyncio.ensure_future(workflow.sleep(float(arg or plan.timer_seconds))))

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -25,6 +27,8 @@ CONTRACT_AMOUNT = Decimal("1000000.00")
 REQUESTED = Decimal("700000.00")
 ANNUAL_RATE = Decimal("0.0385")
 POLL_SECONDS = 0.1  # how often the bank reads its application while it waits for a stage
+# a loan's steps, each timed: what the bank, the purchaser and the treasury do, and their waits
+PHASES = ("submit", "approve", "confirm", "until repaying", "pay", "until settled")
 ACCOUNT_NAME = SUPPLIER_NAME
 
 
@@ -42,6 +46,16 @@ class Loan:
     submit_seconds: float = 0.0  # POST /v1/applications → 201
     settle_seconds: float = 0.0  # POST /sim/pay → the application reads settled
     reads: int = 0  # GETs while waiting
+    phases: dict[str, float] = field(default_factory=dict)  # seconds of each step (PHASES)
+
+
+@contextmanager
+def timed(loan: Loan, phase: str) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        loan.phases[phase] = time.perf_counter() - started
 
 
 @dataclass
@@ -100,16 +114,22 @@ class Platform:
     # ---- whole loans ------------------------------------------------------------------
 
     async def to_repaying(self, loan: Loan) -> dict[str, Any]:
-        await self.submit(loan)
-        await self.approve(loan)
-        await self.purchaser_confirms(loan)
-        return await self.until(loan, Stage.REPAYING)
+        with timed(loan, "submit"):
+            await self.submit(loan)
+        with timed(loan, "approve"):
+            await self.approve(loan)
+        with timed(loan, "confirm"):
+            await self.purchaser_confirms(loan)
+        with timed(loan, "until repaying"):
+            return await self.until(loan, Stage.REPAYING)
 
     async def settle(self, loan: Loan) -> None:
         view = await self.to_repaying(loan)
         started = time.perf_counter()
-        await self.treasury_pays(loan, view["disbursed_on"])
-        settled = await self.until(loan, Stage.SETTLED)
+        with timed(loan, "pay"):
+            await self.treasury_pays(loan, view["disbursed_on"])
+        with timed(loan, "until settled"):
+            settled = await self.until(loan, Stage.SETTLED)
         loan.settle_seconds = time.perf_counter() - started
         if Decimal(settled["principal_repaid"]) != REQUESTED or Decimal(settled["outstanding_principal"]) != 0:
             raise LoanFailed(f"{loan.application_id} settled without its principal repaid: {settled}")

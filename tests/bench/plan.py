@@ -15,7 +15,7 @@ from temporalio.api.history.v1 import HistoryEvent
 
 # the commands a batch can issue
 LOCAL_ACTIVITY = "local_activity"
-ACTIVITY = "activity"
+ACTIVITY = "activity"  # "activity:<heartbeat timeout seconds>" for one that heartbeats
 TIMER = "timer"  # "timer:<seconds>"
 UPSERT = "upsert"  # "upsert:Key,Key"
 COMPLETE_UPDATE = "complete_update"  # "complete_update:<name>"
@@ -126,7 +126,9 @@ def plan_of(events: list[HistoryEvent]) -> Plan:
         elif kind == EventType.EVENT_TYPE_MARKER_RECORDED:
             current.ops.append(LOCAL_ACTIVITY)
         elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-            current.ops.append(ACTIVITY)
+            attributes = event.activity_task_scheduled_event_attributes
+            heartbeat = attributes.heartbeat_timeout.ToTimedelta().total_seconds()
+            current.ops.append(f"{ACTIVITY}:{heartbeat:g}" if heartbeat else ACTIVITY)
         elif kind == EventType.EVENT_TYPE_TIMER_STARTED:
             seconds = event.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta().total_seconds()
             current.ops.append(f"{TIMER}:{seconds:g}")
@@ -164,7 +166,7 @@ def shape_of(events: list[HistoryEvent]) -> Shape:
     plan = plan_of(events)
     sequential, groups = 0, []
     for batch in plan.batches:
-        n = batch.ops.count(ACTIVITY)
+        n = sum(1 for op in batch.ops if op.partition(":")[0] == ACTIVITY)
         if n == 1:
             sequential += 1
         elif n > 1:

@@ -42,7 +42,7 @@ from domain import workflow_api as names
 from tests.bench import plan as steps
 from tests.bench import profile
 from tests.bench.baseline import WORKFLOW_TYPE, connect
-from tests.bench.loans import POLL_SECONDS, Loan, Platform
+from tests.bench.loans import PHASES, POLL_SECONDS, Loan, Platform
 from tests.bench.stack import MB, Meter, part, postgres, rss_mb, temporal_server
 from tests.e2e.local_stack import REPO, LocalStack
 from workflows import search_attributes as sa
@@ -128,7 +128,7 @@ def plan_text(plan: steps.Plan) -> str:
         what, _, arg = text.partition(":")
         return {
             steps.LOCAL_ACTIVITY: "LA",
-            steps.ACTIVITY: "activity",
+            steps.ACTIVITY: "activity" + ("(heartbeats)" if arg else ""),
             steps.TIMER: "timer",
             steps.COMPLETE: "complete",
         }.get(what, f"{what.replace('complete_update', 'answer')}({arg})")
@@ -152,6 +152,12 @@ class BaselineRun:
     settle_seconds: list[float] = field(default_factory=list)
     ids: list[str] = field(default_factory=list)
     reads: int = 0
+    phases: dict[str, list[float]] = field(default_factory=dict)  # as a loan's (PHASES), by workflow
+
+    def timed(self, phase: str, started: float) -> float:
+        now = time.perf_counter()
+        self.phases.setdefault(phase, []).append(now - started)
+        return now
 
     async def one(self, _n: int) -> None:
         wid = f"bench-baseline-{uuid.uuid4().hex}"
@@ -177,20 +183,25 @@ class BaselineRun:
         started = time.perf_counter()
         await self.client.execute_update_with_start_workflow(update, start_workflow_operation=start, result_type=str)
         self.submit_seconds.append(time.perf_counter() - started)
+        mark = self.timed(PHASES[0], started)
         handle: WorkflowHandle[object, str] = await start.workflow_handle()
         last_signal = started
+        sent = iter(PHASES[1:])
         for index, batch in enumerate(rest, start=1):
             kind, _, name = batch.trigger.partition(":")
             if kind not in (steps.UPDATE, steps.SIGNAL):
                 continue
             if self.plan.batches[index - 1].trigger in (steps.ACTIVITY_DONE, steps.TIMER_FIRED):
                 await self.until(handle, index)  # as the bank waits for repaying before the treasury pays
+                mark = self.timed(next(sent, "wait"), mark)
             if kind == steps.UPDATE:
                 await handle.execute_update(name, result_type=str)
             else:
                 last_signal = time.perf_counter()
                 await handle.signal(name)
+            mark = self.timed(next(sent, kind), mark)
         await self.until_closed(handle)
+        self.timed(next(sent, "until closed"), mark)
         self.settle_seconds.append(time.perf_counter() - last_signal)
         self.ids.append(wid)
 
@@ -390,6 +401,10 @@ def report(
         f"{f'{b_p50:.3f} / {b_p95:.3f} s':>27}{base_events:8.1f}{base_bytes / 1000:7.1f}"
     )
     print(f"ratio: {engine_rate / base_rate:.2f}  (target >= 0.90)")
+    loan_phases = {phase: [loan.phases[phase] for loan in settled if phase in loan.phases] for phase in PHASES}
+    print("p50 of each step, s " + "".join(f"{phase:>16}" for phase in PHASES))
+    for who, phases in (("  financing", loan_phases), ("  baseline", baseline.phases)):
+        print(f"{who:20}" + "".join(f"{p50_p95(phases.get(phase, []))[0]:16.3f}" for phase in PHASES))
     used, bused = engine_meter.used, baseline_meter.used
     print(
         f"CPU s per loan: worker {used['worker'] / n:.3f}, API {used['api'] / n:.3f}, "
