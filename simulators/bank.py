@@ -49,7 +49,7 @@ from simulators.clock import now
 from simulators.idempotency import Answer, IdempotencyKey, IdempotentAnswers, StoredAnswer
 from simulators.problems import invalid_state, validation_error
 from simulators.service import new_system_app
-from simulators.state import StateStore
+from simulators.state import Change, StateStore
 
 log = structlog.get_logger("simulators.bank")
 
@@ -179,25 +179,27 @@ class BankSimulator:
             entry.submissions += 1
             entry.status, entry.cancelled_at, entry.cancel_reason = "under_review", None, None
             status_code = 200
+            changed: list[Change] = [("reviews", request.application_id)]
         else:
             entry = ReviewEntry(
                 reference=self._next_id("CR", request.bank_code), received_at=now(), **request.model_dump()
             )
             self.state.reviews[request.application_id] = entry
             status_code = 201
+            changed = [("reviews", request.application_id), "sequence"]
         log.info("review.received", application_id=request.application_id, bank_code=request.bank_code)
         body = entry.model_dump(mode="json", include={"application_id", "bank_code", "reference", "status"})
         body |= {"submissions": entry.submissions, "received_at": entry.received_at.isoformat()}
-        return Answer(status_code=status_code, body=body)
+        return Answer(status_code=status_code, body=body, changed=changed)
 
     def cancel_review(self, application_id: str, request: CancelRequest) -> Answer:
         entry = self.state.reviews.get(application_id)
         if entry is None or entry.bank_code != request.bank_code:
-            return Answer(status_code=200, body={"status": "not_submitted"})
+            return Answer(status_code=200, body={"status": "not_submitted"}, changed=[])
         if entry.status != "cancelled":
             entry.status, entry.cancelled_at, entry.cancel_reason = "cancelled", now(), request.reason
             log.info("review.cancelled", application_id=application_id, bank_code=request.bank_code)
-        return Answer(status_code=200, body={"status": "cancelled"})
+        return Answer(status_code=200, body={"status": "cancelled"}, changed=[("reviews", application_id)])
 
     def disburse(self, request: DisbursementRequest, key: str) -> Answer:
         if request.amount <= 0:
@@ -229,7 +231,8 @@ class BankSimulator:
             "application_id": entry.application_id,
             "amount": money_str(entry.amount),
         }
-        return Answer(status_code=201, body=body)
+        changed: list[Change] = [("disbursements", len(self.state.disbursements) - 1), "sequence"]
+        return Answer(status_code=201, body=body, changed=changed)
 
     def _disbursement_of(self, application_id: str) -> DisbursementEntry | None:
         return next((d for d in self.state.disbursements if d.application_id == application_id), None)
@@ -246,7 +249,7 @@ class BankSimulator:
                 request.source,
                 request.source_id,
             ):
-                return Answer(status_code=200, body=_repayment_answer(earlier))
+                return Answer(status_code=200, body=_repayment_answer(earlier), changed=[])
         if self._disbursement_of(request.application_id) is None:
             raise invalid_state(f"application {request.application_id} has no loan paid out")
         captured = request.penalty + request.interest + request.principal
@@ -267,7 +270,8 @@ class BankSimulator:
             captured=str(captured),
             released=str(request.surplus),
         )
-        return Answer(status_code=201, body=_repayment_answer(entry))
+        changed: list[Change] = [("repayments", len(self.state.repayments) - 1), "sequence"]
+        return Answer(status_code=201, body=_repayment_answer(entry), changed=changed)
 
     def receive_overdue_notice(self, request: OverdueNoticeRequest, key: str) -> Answer:
         for earlier in self.state.overdue_notices:

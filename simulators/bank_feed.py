@@ -208,7 +208,7 @@ class FeedFollower:
         book.cursor = page["next_cursor"]
         book.polled_at, book.last_error = now(), None
         if applied or moved:
-            self.store.save()  # the book and its cursor, in one atomic write
+            self.store.save(("banks", bank_code))  # the book and its cursor, in one write
         return len(page["items"])
 
     async def follow(self, http: httpx.AsyncClient, bank_code: str) -> None:

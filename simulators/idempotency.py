@@ -22,6 +22,7 @@ from pydantic import BaseModel
 
 from simulators.clock import now
 from simulators.problems import SimulatorError, validation_error
+from simulators.state import Change
 
 REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
@@ -37,6 +38,9 @@ class StoredAnswer(BaseModel):
 class Answer(BaseModel):
     status_code: int
     body: dict[str, Any]
+    # what the operation changed, for the store to save alone (simulators/state.py); None: the
+    # whole state is saved
+    changed: list[Change] | None = None
 
 
 def _require_key(key: Annotated[str | None, Header(alias="Idempotency-Key")] = None) -> str:
@@ -61,7 +65,7 @@ class IdempotentAnswers:
     """Runs an operation at most once per key; `execute` must change state without awaiting,
     so that check, change and record happen in one step of the event loop."""
 
-    def __init__(self, records: dict[str, StoredAnswer], save: Callable[[], None]) -> None:
+    def __init__(self, records: dict[str, StoredAnswer], save: Callable[..., None]) -> None:
         self._records = records
         self._save = save
 
@@ -82,5 +86,8 @@ class IdempotentAnswers:
         self._records[key] = StoredAnswer(
             fingerprint=request_print, status_code=result.status_code, body=result.body, recorded_at=now()
         )
-        self._save()
+        if result.changed is None:
+            self._save()
+        else:
+            self._save(("idempotency", key), *result.changed)
         return JSONResponse(result.body, status_code=result.status_code)

@@ -61,7 +61,7 @@ from simulators.history import as_past_contract, generated_history
 from simulators.idempotency import Answer, IdempotencyKey, IdempotentAnswers, StoredAnswer
 from simulators.problems import SimulatorError, contract_not_found, invalid_state, not_found, validation_error
 from simulators.service import new_system_app
-from simulators.state import StateStore
+from simulators.state import Change, StateStore, position
 
 log = structlog.get_logger("simulators.procurement")
 
@@ -262,7 +262,7 @@ class ProcurementSimulator:
         if held is not None:
             if held.application_id != request.application_id:
                 raise _already_financed(contract_no, held)
-            return Answer(status_code=200, body=_financing_answer(held))
+            return Answer(status_code=200, body=_financing_answer(held), changed=[])
         if contract.status is not ContractStatus.EFFECTIVE:
             raise invalid_state(f"contract {contract_no} is {contract.status.value}, not effective")
         if request.supplier_credit_code != contract.supplier.credit_code:
@@ -272,18 +272,19 @@ class ProcurementSimulator:
         entry = FinancingEntry(contract_no=contract_no, registered_at=now(), **request.model_dump())
         self.state.financings[contract_no] = entry
         log.info("financing.registered", contract_no=contract_no, application_id=request.application_id)
-        return Answer(status_code=201, body=_financing_answer(entry))
+        return Answer(status_code=201, body=_financing_answer(entry), changed=[("financings", contract_no)])
 
     def release(self, contract_no: str, application_id: str, reason: str | None) -> Answer:
         held = self.state.financings.get(contract_no)
         if held is None or held.application_id != application_id:
-            return Answer(status_code=200, body={"status": "not_held"})
+            return Answer(status_code=200, body={"status": "not_held"}, changed=[])
         del self.state.financings[contract_no]
         held.released_at = now()
         held.release_reason = reason
         self.state.released_financings.append(held)
         log.info("financing.released", contract_no=contract_no, application_id=application_id)
-        return Answer(status_code=200, body={"status": "released"})
+        released = ("released_financings", len(self.state.released_financings) - 1)
+        return Answer(status_code=200, body={"status": "released"}, changed=[("financings", contract_no), released])
 
     # payee account
 
@@ -291,7 +292,7 @@ class ProcurementSimulator:
         contract = self.contract(contract_no)
         mine = self.latest_change_of(contract_no, request.application_id)
         if mine is not None and mine.status in (ChangeStatus.PENDING, ChangeStatus.CONFIRMED):
-            return Answer(status_code=202, body=_change_ack(mine))
+            return Answer(status_code=202, body=_change_ack(mine), changed=[])
         pending = self.pending_change(contract_no)
         if pending is not None:
             raise invalid_state(f"another payee-account change is pending on contract {contract_no}")
@@ -307,7 +308,8 @@ class ProcurementSimulator:
         )
         self.state.payee_changes.append(change)
         log.info("payee_change.requested", contract_no=contract_no, application_id=request.application_id)
-        return Answer(status_code=202, body=_change_ack(change))
+        changed: list[Change] = [("payee_changes", len(self.state.payee_changes) - 1), "sequence"]
+        return Answer(status_code=202, body=_change_ack(change), changed=changed)
 
     def decide(
         self, change: PayeeChangeEntry, decision: str, via: Literal["online", "offline"], note: str | None
@@ -341,11 +343,14 @@ class ProcurementSimulator:
             if contract.payee_account_no == change.account_no:
                 contract.payee_account_no = change.previous_account_no
             change.status, change.ended_at, status = ChangeStatus.RESTORED, now(), "restored"
+        changed: list[Change] = []
         if status != "nothing_to_restore":
             log.info(
                 "payee_change.undone", contract_no=contract_no, application_id=request.application_id, status=status
             )
-        return Answer(status_code=200, body={"status": status})
+            assert change is not None
+            changed = [("payee_changes", position(self.state.payee_changes, change)), ("contracts", contract_no)]
+        return Answer(status_code=200, body={"status": status}, changed=changed)
 
     # payments made by the treasury on the contract
 
@@ -359,7 +364,7 @@ class ProcurementSimulator:
             contract_no=contract_no, recorded_at=now(), **payment.model_dump()
         )
         contract.paid_amount += payment.amount
-        self.store.save()
+        self.store.save(("payments", payment.payment_id), ("contracts", contract_no))
         log.info("contract.paid", contract_no=contract_no, payment_id=payment.payment_id, amount=str(payment.amount))
         return Answer(status_code=201, body=_payment_recorded("recorded", contract))
 
@@ -381,7 +386,11 @@ class ProcurementSimulator:
             "decided_at": change.decided_at.isoformat(),
         }
         self.state.events[event_id] = SentEvent(payload=payload)
-        self.store.save()
+        self.store.save(
+            ("payee_changes", position(self.state.payee_changes, change)),
+            ("contracts", contract_no),
+            ("events", event_id),
+        )
         return change, event_id
 
     async def deliver(self, event_id: str) -> CallbackAnswer:
@@ -395,7 +404,7 @@ class ProcurementSimulator:
             event.payload,
         )
         event.deliveries.append(outcome)
-        self.store.save()
+        self.store.save(("events", event_id))
         change_id = event_id.removeprefix("EV-")
         return CallbackAnswer(
             event_id=event_id,
@@ -522,7 +531,7 @@ def _hooks(sim: ProcurementSimulator) -> APIRouter:
     @router.post("/contracts", status_code=201)
     async def create_contract(contract: Contract) -> Contract:
         sim.state.contracts[contract.contract_no] = contract
-        sim.store.save()
+        sim.store.save(("contracts", contract.contract_no))
         log.info("contract.created", contract_no=contract.contract_no)
         return contract
 

@@ -48,7 +48,7 @@ from simulators.clock import now, today
 from simulators.idempotency import Answer, IdempotencyKey, IdempotentAnswers, StoredAnswer
 from simulators.problems import SimulatorError, contract_not_found, invalid_state, not_found, validation_error
 from simulators.service import new_system_app
-from simulators.state import StateStore
+from simulators.state import Change, StateStore
 
 log = structlog.get_logger("simulators.treasury")
 
@@ -149,22 +149,24 @@ class TreasurySimulator:
         if held is not None:
             if held.account_no != request.account_no:
                 raise invalid_state("this application locked another account; release it first")
-            return Answer(status_code=200, body=_lock_body(held))
+            return Answer(status_code=200, body=_lock_body(held), changed=[])
         self.state.sequence += 1
         entry = LockEntry(lock_id=f"L{self.state.sequence:06d}", locked_at=now(), **request.model_dump())
         self.state.locks[request.contract_no] = entry
         log.info("payee_lock.registered", contract_no=request.contract_no, application_id=request.application_id)
-        return Answer(status_code=201, body=_lock_body(entry))
+        changed: list[Change] = [("locks", request.contract_no), "sequence"]
+        return Answer(status_code=201, body=_lock_body(entry), changed=changed)
 
     def unlock(self, contract_no: str, request: UnlockRequest) -> Answer:
         held = self.state.locks.get(contract_no)
         if held is None or held.application_id != request.application_id:
-            return Answer(status_code=200, body={"status": "not_held"})
+            return Answer(status_code=200, body={"status": "not_held"}, changed=[])
         del self.state.locks[contract_no]
         held.released_at, held.release_reason = now(), request.reason
         self.state.released_locks.append(held)
         log.info("payee_lock.released", contract_no=contract_no, application_id=request.application_id)
-        return Answer(status_code=200, body={"status": "released"})
+        changed: list[Change] = [("locks", contract_no), ("released_locks", len(self.state.released_locks) - 1)]
+        return Answer(status_code=200, body={"status": "released"}, changed=changed)
 
     async def current_payee_account(self, contract_no: str) -> str | None:
         """The contract's payee account as the procurement system has it; None: no such contract."""
@@ -228,7 +230,7 @@ class TreasurySimulator:
             paid_at=now(),
         )
         self.state.payments[payment_id] = entry
-        self.store.save()
+        self.store.save(("payments", payment_id), "payments_per_day")
         log.info("payment.made", payment_id=payment_id, contract_no=request.contract_no, amount=str(request.amount))
         return entry
 
@@ -250,7 +252,7 @@ class TreasurySimulator:
             entry.notification(),
         )
         entry.notifications.append(outcome)
-        self.store.save()
+        self.store.save(("payments", entry.payment_id))
         return PayAnswer(
             **entry.model_dump(include={"payment_id", "contract_no", "payee_account_no", "amount", "paid_on"}),
             platform_status=outcome.status,
