@@ -66,6 +66,6 @@ class AppState:
         return self._temporal is not None
 
 
-def app_state(request: Request) -> AppState:
+async def app_state(request: Request) -> AppState:  # async: FastAPI runs a plain def in a thread
     state: AppState = request.app.state.zcd
     return state

@@ -70,8 +70,10 @@ class BankBook(BaseModel):
     recent_ids: list[str] = Field(default_factory=list)
     out_of_order: list[str] = Field(default_factory=list)  # a stage change whose `from` was not the book's stage
     loans: dict[str, LoanInBook] = Field(default_factory=dict)
-    polled_at: datetime | None = None
-    last_error: str | None = None
+    # what the follower last saw: shown by /sim/book, not kept (a restarted follower polls again
+    # at once), so a poll that brought nothing new writes nothing
+    polled_at: datetime | None = Field(default=None, exclude=True)
+    last_error: str | None = Field(default=None, exclude=True)
 
 
 class Books(BaseModel):
@@ -185,8 +187,11 @@ class FeedFollower:
         self.store = StateStore(Books, state_file)
         self.idle_seconds = idle_seconds
         self.http_timeout = http_timeout
-        for code in keys:
-            self.store.state.banks.setdefault(code, BankBook(bank_code=code))
+        added = [code for code in keys if code not in self.store.state.banks]
+        for code in added:
+            self.store.state.banks[code] = BankBook(bank_code=code)
+        if added:
+            self.store.save()
 
     @property
     def books(self) -> Books:

@@ -43,7 +43,8 @@ class Answer(BaseModel):
     changed: list[Change] | None = None
 
 
-def _require_key(key: Annotated[str | None, Header(alias="Idempotency-Key")] = None) -> str:
+async def _require_key(key: Annotated[str | None, Header(alias="Idempotency-Key")] = None) -> str:
+    # async: FastAPI runs a plain def dependency in a worker thread, a hop per request
     if key is None or not key.strip():
         raise validation_error("the Idempotency-Key header is required on every mutating call")
     if len(key) > MAX_KEY_LENGTH:
