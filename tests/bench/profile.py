@@ -17,6 +17,9 @@ REPO = Path(__file__).resolve().parents[2]
 _FRAME = re.compile(r"^(?P<name>.+?) \((?P<file>[^:()]+)(?::\d+)?\)$")
 
 
+_WAITING = ("EpollSelector.select ", "Condition.wait ", "_worker (concurrent/futures/thread.py)")
+
+
 def py_spy() -> str | None:
     beside = Path(sys.executable).parent / "py-spy"
     return str(beside) if beside.exists() else shutil.which("py-spy")
@@ -62,8 +65,8 @@ def summary(output: Path, top: int = 12, ours: tuple[str, ...] = ()) -> str:
         count = int(count_text)
         frames = [_frame(f) for f in stack.split(";") if f]
         frames = [f for f in frames if not f.startswith(("process ", "thread "))]
-        if not frames:
-            continue
+        if not frames or frames[-1].startswith(_WAITING):
+            continue  # a thread waiting (py-spy counts some of them as busy): not where CPU goes
         total += count
         for frame in set(frames):
             inclusive[frame] += count
@@ -72,10 +75,10 @@ def summary(output: Path, top: int = 12, ours: tuple[str, ...] = ()) -> str:
         return "(empty profile)"
 
     def lines(counter: Counter[str], keep: tuple[str, ...]) -> list[str]:
-        picked = [(f, n) for f, n in counter.most_common() if not keep or any(k in f for k in keep)]
+        picked = [(f, n) for f, n in counter.most_common() if not keep or any(f"({k}" in f for k in keep)]
         return [f"    {100 * n / total:5.1f}%  {f}" for f, n in picked[:top]]
 
-    parts = [f"  {total} samples", "  on the stack (inclusive), project code:"]
+    parts = [f"  {total} samples busy", "  on the stack (inclusive), project code:"]
     parts += lines(inclusive, ours)
     parts += ["  on top (self), anywhere:", *lines(own, ())]
     return "\n".join(parts)

@@ -65,8 +65,9 @@ def tree_cpu(process: psutil.Process, tree: bool) -> dict[int, float]:
 
 @dataclass
 class Meter:
-    """CPU seconds of some processes over a stretch of the run, and the peak RSS of each. For a
-    tree, a child that ended within the stretch is not counted (the pools keep theirs)."""
+    """CPU seconds of some processes over stretches of the run (added up over every `measuring`
+    block), and the peak RSS of each. For a tree, a child that ended within a stretch is not
+    counted (the pools keep theirs)."""
 
     processes: dict[str, psutil.Process]
     trees: frozenset[str] = frozenset({"postgres"})  # counted with their children
@@ -77,7 +78,8 @@ class Meter:
     @contextmanager
     def measuring(self, every: float = 0.5) -> Iterator[Meter]:
         self.start = {name: tree_cpu(p, name in self.trees) for name, p in self.processes.items()}
-        self.peak_rss = {name: p.memory_info().rss for name, p in self.processes.items()}
+        for name, p in self.processes.items():
+            self.peak_rss[name] = max(self.peak_rss.get(name, 0), p.memory_info().rss)
         stop = threading.Event()
 
         def sample() -> None:
@@ -97,7 +99,7 @@ class Meter:
             sampler.join()
             for name, p in self.processes.items():
                 before = self.start[name]
-                self.used[name] = sum(
+                self.used[name] = self.used.get(name, 0.0) + sum(
                     now - before.get(pid, 0.0) for pid, now in tree_cpu(p, name in self.trees).items()
                 )
 

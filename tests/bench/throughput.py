@@ -66,7 +66,6 @@ PROJECT = (
     "worker/",
     "simulators/",
     "runtime/",
-    "cli/",
     "local_stack/",
     "demo/",
 )
@@ -95,6 +94,10 @@ async def at_concurrency(items: Sequence[T], concurrency: int, one: Callable[[T]
     started = time.perf_counter()
     await asyncio.gather(*(guarded(item) for item in items))
     return Outcome(time.perf_counter() - started, failures)
+
+
+def combined(outcomes: list[Outcome]) -> Outcome:
+    return Outcome(sum(o.seconds for o in outcomes), [f for o in outcomes for f in o.failures])
 
 
 def p50_p95(values: list[float]) -> tuple[float, float]:
@@ -254,7 +257,7 @@ def load() -> str:
     return f"{one:.2f}/{five:.2f}"
 
 
-async def bench(loans: int, concurrency: int, profile_dir: Path | None = None) -> None:
+async def bench(loans: int, concurrency: int, rounds: int = 2, profile_dir: Path | None = None) -> None:
     stack = LocalStack.in_temporary_directory()
     baseline_worker: subprocess.Popen[str] | None = None
     load_before = load()
@@ -274,8 +277,8 @@ async def bench(loans: int, concurrency: int, profile_dir: Path | None = None) -
             if outcome.failures:
                 raise RuntimeError(f"warm-up loans failed: {outcome.failures}")
 
-            # the financing engine, through the public API
-            batch = list(await asyncio.gather(*(platform.contract(n) for n in range(loans))))
+            # Rounds of the engine and of the baseline, alternating engine-baseline-baseline-engine…
+            # so that the load of whatever else runs on the machine falls on both alike.
             engine_meter = Meter(
                 {
                     "worker": worker,
@@ -286,24 +289,34 @@ async def bench(loans: int, concurrency: int, profile_dir: Path | None = None) -
                     "bench": me,
                 }
             )
-            spies = []
-            if profile_dir is not None:
-                spies = [
-                    profile.start(p.pid, profile_dir / f"{name}.txt")
-                    for name, p in (("worker", worker), ("api", api), ("simulators", simulators))
-                ]
-            with engine_meter.measuring():
-                engine = await at_concurrency(batch, concurrency, platform.settle)
-            for spy in spies:
-                profile.stop(spy)
-            settled = [loan for loan in batch if loan.settle_seconds > 0]
+            measured: list[Loan] = []
+            engine_outcomes: list[Outcome] = []
+            base_outcomes: list[Outcome] = []
 
-            # the steps the baseline replays: the plan most of the measured loans share
+            async def engine_round(spied: bool) -> None:
+                batch = list(await asyncio.gather(*(platform.contract(n) for n in range(loans))))
+                spies = []
+                if spied and profile_dir is not None:
+                    spies = [
+                        profile.start(p.pid, profile_dir / f"{name}.txt")
+                        for name, p in (("worker", worker), ("api", api), ("simulators", simulators))
+                    ]
+                with engine_meter.measuring():
+                    engine_outcomes.append(await at_concurrency(batch, concurrency, platform.settle))
+                for spy in spies:
+                    profile.stop(spy)
+                measured.extend(batch)
+
+            await engine_round(spied=True)
+
+            # the steps the baseline replays: the plan most of the first round's loans share
             histories = {
-                loan.application_id: await events_of(client, names.workflow_id(loan.application_id)) for loan in settled
+                loan.application_id: await events_of(client, names.workflow_id(loan.application_id))
+                for loan in measured
+                if loan.settle_seconds > 0
             }
             plans = {application_id: steps.plan_of(events) for application_id, events in histories.items()}
-            plan, sharing = steps.typical_plan(list(plans.values()), DRIVEN)
+            plan, _ = steps.typical_plan(list(plans.values()), DRIVEN)
             recorded_id = next(i for i, p in plans.items() if p is plan)
             shape = steps.shape_of(histories[recorded_id])
 
@@ -315,12 +328,30 @@ async def bench(loans: int, concurrency: int, profile_dir: Path | None = None) -
             if outcome.failures:
                 raise RuntimeError(f"warm-up baseline failed: {outcome.failures}")
 
-            # the baseline, the same number at the same concurrency
+            # the baseline, the same number at the same concurrency in each round
             baseline = BaselineRun(client, queue, plan)
             baseline_meter = Meter({"worker": baseline_process, "temporal": temporal, "bench": me})
-            with baseline_meter.measuring():
-                base = await at_concurrency(range(loans), concurrency, baseline.one)
 
+            async def baseline_round() -> None:
+                with baseline_meter.measuring():
+                    base_outcomes.append(await at_concurrency(range(loans), concurrency, baseline.one))
+
+            await baseline_round()
+            for n in range(1, rounds):
+                if n % 2:
+                    await baseline_round()
+                    await engine_round(spied=False)
+                else:
+                    await engine_round(spied=False)
+                    await baseline_round()
+
+            settled = [loan for loan in measured if loan.settle_seconds > 0]
+            for loan in settled:
+                if loan.application_id not in histories:
+                    events = await events_of(client, names.workflow_id(loan.application_id))
+                    histories[loan.application_id] = events
+            sharing = sum(1 for events in histories.values() if steps.plan_of(events).commands() == plan.commands())
+            engine, base = combined(engine_outcomes), combined(base_outcomes)
             loan_events = statistics.fmean(len(events) for events in histories.values()) if histories else 0.0
             loan_bytes = statistics.fmean(steps.history_bytes(e) for e in histories.values()) if histories else 0.0
             base_events, base_bytes = await history_sizes(client, baseline.ids)
@@ -333,7 +364,8 @@ async def bench(loans: int, concurrency: int, profile_dir: Path | None = None) -
             plan=plan,
             replayed=replayed,
             recorded_id=recorded_id,
-            sharing=(sharing, len(plans)),
+            sharing=(sharing, len(histories)),
+            rounds=rounds,
             engine=engine,
             settled=settled,
             base=base,
@@ -361,6 +393,7 @@ def report(
     replayed: list[HistoryEvent],
     recorded_id: str,
     sharing: tuple[int, int],
+    rounds: int,
     engine: Outcome,
     settled: list[Loan],
     base: Outcome,
@@ -381,9 +414,15 @@ def report(
     b_p50, b_p95 = p50_p95(baseline.settle_seconds)
     reads = statistics.fmean(loan.reads for loan in settled) if settled else 0.0
     n, nb = max(len(settled), 1), max(len(baseline.ids), 1)
-    print(f"make bench: {loans} loans at concurrency {concurrency}, public API on `zcd run` (real stack)")
+    print(
+        f"make bench: {rounds} round(s) of {loans} loans and {loans} baseline workflows at concurrency "
+        f"{concurrency}, alternating, public API on `zcd run` (real stack)"
+    )
     print(f"recorded loan {recorded_id}: {shape.describe()}")
-    print(f"  its steps are those of {sharing[0]} of the {sharing[1]} settled loans (the most common full happy path)")
+    print(
+        f"  its steps (the most common full happy path of the first round) are those of {sharing[0]} "
+        f"of the {sharing[1]} settled loans"
+    )
     print("  events by type: " + ", ".join(f"{name} {count}" for name, count in shape.by_type.most_common()))
     print("  baseline plan (one line per workflow task: what woke it → the commands it issued):")
     print(plan_text(plan))
@@ -489,6 +528,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--loans", type=int, default=60)
     parser.add_argument("--concurrency", type=int, default=12)
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds of --loans each, engine first")
     parser.add_argument("--open-loans", type=int, default=0, help="leave this many loans open; report worker RSS")
     parser.add_argument("--within", type=float, default=900.0, help="time bound of --open-loans, seconds")
     parser.add_argument("--profile", type=Path, default=None, help="py-spy the worker and the API into this folder")
@@ -498,7 +538,7 @@ def main() -> None:
     else:
         if args.profile is not None:
             args.profile.mkdir(parents=True, exist_ok=True)
-        asyncio.run(bench(args.loans, args.concurrency, args.profile))
+        asyncio.run(bench(args.loans, args.concurrency, args.rounds, args.profile))
 
 
 if __name__ == "__main__":
