@@ -77,8 +77,8 @@ def decision_problems(
 def repayment_date_problem(paid_on: date, disbursed_on: date, today: date) -> str | None:
     """A supplier's repayment is dated between the payout and today (API.md v1.1): a future
     date would book interest not yet owed, one before the payout repays money not yet lent."""
-    if paid_on > today:
-        return f"paid_on {paid_on} is after today's business date {today}"
+    if future := payment_date_problem(paid_on, today):
+        return future
     if paid_on < disbursed_on:
         return f"paid_on {paid_on} is before the loan's disbursement on {disbursed_on}"
     return None
