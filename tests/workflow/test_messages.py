@@ -7,9 +7,10 @@ from __future__ import annotations
 import asyncio
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import pytest
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
 from domain import steps
@@ -54,19 +55,32 @@ async def test_payment_while_the_payout_is_being_confirmed_is_applied_once_paid_
     assert h.fakes.calls[steps.APPLY_REPAYMENT] == 1 and len(h.fakes.payouts) == 1
 
 
-async def test_supplier_repayment_while_the_payout_is_being_confirmed_waits_for_the_loan(h: Harness) -> None:
-    """Chaos seed 7 (CI): the record showed `repaying` while the task that replayed the payout's
-    result was still in `disbursing`; the bank's repayment must wait for the loan, not be refused."""
+async def _repayment_reported_while_paying_out(
+    h: Harness, repayment_id: str, amount: str, *, payout_refused: bool = False
+) -> tuple[WorkflowHandle[Any, ApplicationView], asyncio.Event, asyncio.Future[RepaymentReceipt]]:
+    """An approved, confirmed loan whose payout is held at its gate, and the bank's repayment
+    reported meanwhile (its update in flight). Set the returned gate to let the payout answer."""
     no = new_contract(h)
     handle, _ = await h.submit(application_request(no))
     await h.update(handle, names.UPDATE_DECIDE, APPROVE, ApplicationView)
     payout = h.fakes.hold(steps.DISBURSE)
+    if payout_refused:
+        h.fakes.refusals[steps.DISBURSE] = ApplicationError(
+            "account frozen", type="external_refusal", non_retryable=True
+        )
     await h.signal(handle, names.SIGNAL_ACCOUNT_CHANGE, _confirmed(no))
     await h.fakes.arrived[steps.DISBURSE].wait()
     today = business_date(await h.env.get_current_time())
-    repayment = SupplierRepayment(repayment_id="R-EARLY", amount=D("1000000.00"), paid_on=today)
+    repayment = SupplierRepayment(repayment_id=repayment_id, amount=D(amount), paid_on=today)
     reported = asyncio.ensure_future(h.update(handle, names.UPDATE_REPORT_REPAYMENT, repayment, RepaymentReceipt))
     await h.until(handle, lambda v: v.stage == Stage.DISBURSING)
+    return handle, payout, reported
+
+
+async def test_supplier_repayment_while_the_payout_is_being_confirmed_waits_for_the_loan(h: Harness) -> None:
+    """Chaos seed 7 (CI): the record showed `repaying` while the task that replayed the payout's
+    result was still in `disbursing`; the bank's repayment must wait for the loan, not be refused."""
+    handle, payout, reported = await _repayment_reported_while_paying_out(h, "R-EARLY", "1000000.00")
     payout.set()
     assert (await reported).status == "accepted"
     final = await h.final(handle)
@@ -75,17 +89,9 @@ async def test_supplier_repayment_while_the_payout_is_being_confirmed_waits_for_
 
 
 async def test_supplier_repayment_waiting_for_a_payout_the_bank_refuses_is_refused(h: Harness) -> None:
-    no = new_contract(h)
-    handle, _ = await h.submit(application_request(no))
-    await h.update(handle, names.UPDATE_DECIDE, APPROVE, ApplicationView)
-    payout = h.fakes.hold(steps.DISBURSE)
-    h.fakes.refusals[steps.DISBURSE] = ApplicationError("account frozen", type="external_refusal", non_retryable=True)
-    await h.signal(handle, names.SIGNAL_ACCOUNT_CHANGE, _confirmed(no))
-    await h.fakes.arrived[steps.DISBURSE].wait()
-    today = business_date(await h.env.get_current_time())
-    repayment = SupplierRepayment(repayment_id="R-NO-LOAN", amount=D("1000.00"), paid_on=today)
-    reported = asyncio.ensure_future(h.update(handle, names.UPDATE_REPORT_REPAYMENT, repayment, RepaymentReceipt))
-    await h.until(handle, lambda v: v.stage == Stage.DISBURSING)
+    handle, payout, reported = await _repayment_reported_while_paying_out(
+        h, "R-NO-LOAN", "1000.00", payout_refused=True
+    )
     payout.set()
     with pytest.raises(WorkflowUpdateFailedError) as err:
         await reported
